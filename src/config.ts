@@ -1,0 +1,91 @@
+/**
+ * Flags → typed, validated settings, in one place. Nothing here touches the network; each check
+ * is a small function whose error names the flags involved.
+ */
+import { isIP } from 'node:net';
+import { UsageError } from './errors.js';
+import { pkiPaths, type Role } from './pki/load.js';
+import type { TlsMax } from './transport/tls.js';
+
+export const DEFAULT_PORT = 8443;
+
+export interface PkiFlags {
+  pki?: string | undefined;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+export interface MaterialPaths {
+  caPath: string;
+  certPath: string;
+  keyPath: string;
+}
+
+/** `--pki DIR` or all of `--ca/--cert/--key`; never a mix. */
+export function materialPaths(flags: PkiFlags, role: Role): MaterialPaths {
+  const explicit = (['ca', 'cert', 'key'] as const).filter((f) => flags[f] !== undefined);
+  if (flags.pki !== undefined && explicit.length > 0) {
+    throw new UsageError(
+      `--pki cannot be combined with ${explicit.map((f) => `--${f}`).join(', ')}`,
+      'use either --pki DIR or --ca F --cert F --key F',
+    );
+  }
+  if (explicit.length > 0 && explicit.length < 3) {
+    const missing = (['ca', 'cert', 'key'] as const).filter((f) => flags[f] === undefined);
+    throw new UsageError(
+      `${explicit.map((f) => `--${f}`).join(', ')} given without ${missing.map((f) => `--${f}`).join(', ')}`,
+      'pass all three of --ca, --cert and --key',
+    );
+  }
+  if (flags.ca && flags.cert && flags.key) {
+    return { caPath: flags.ca, certPath: flags.cert, keyPath: flags.key };
+  }
+  return pkiPaths(flags.pki ?? 'pki', role);
+}
+
+export function parsePort(text: string, flag = '--port'): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new UsageError(
+      `invalid ${flag} "${text}"`,
+      'use a number from 0 to 65535 (0 picks a free port)',
+    );
+  }
+  return n;
+}
+
+export function parseTlsMax(text: string): TlsMax {
+  if (text === '1.2' || text === '1.3') return text;
+  throw new UsageError(`invalid --tls-max "${text}"`, 'use 1.2 or 1.3');
+}
+
+export function parseCipherList(text: string): string[] {
+  const list = text.split(/[:,\s]+/).filter(Boolean);
+  if (list.length === 0) throw new UsageError('--ciphers is empty');
+  return list;
+}
+
+export function parseHost(text: string): string {
+  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  if (isIP(bare) || /^[A-Za-z0-9.-]{1,253}$/.test(bare)) return bare;
+  throw new UsageError(`invalid --host "${text}"`, 'use an IP address or a host name');
+}
+
+/** `30s`, `500ms`, `2m`, or a plain number of seconds → milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] ?? 's'] ?? 1000;
+  const ms = m?.[1] ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!Number.isFinite(ms) || ms <= 0 || ms > 2 ** 31 - 1) {
+    throw new UsageError(`invalid ${flag} "${text}"`, 'use a duration such as 30s, 500ms or 2m');
+  }
+  return ms;
+}
+
+export function parseCount(text: string, flag: string): number {
+  const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`invalid ${flag} "${text}"`, 'use a whole number of at least 1');
+  return n;
+}

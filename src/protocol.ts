@@ -1,0 +1,158 @@
+/**
+ * Pure encode/decode of the securestream v1 wire protocol (docs/PROTOCOL.md). Nothing here
+ * touches sockets or files, so every rule can be tested byte by byte.
+ */
+import { SecureStreamError } from './errors.js';
+
+/** Longest request line, CR LF included (PROTOCOL-v1: "the whole line is at most 4096 bytes"). */
+export const MAX_REQUEST_LINE = 4096;
+/** Longest file name in a request, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 1024;
+/** Longest response header line the client accepts (`OK …` or `ERR …`), LF included. */
+export const MAX_RESPONSE_LINE = 4096;
+/** Longest trailer line: `SHA256 ` + two 64-hex digests + separator + LF is 137 bytes. */
+export const MAX_TRAILER_LINE = 256;
+/** Longest message the server puts in an `ERR` line. */
+export const MAX_ERROR_MESSAGE = 512;
+
+export const MODES = ['plain', 'sstream-v1'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const ERROR_CODES = [
+  'bad-request',
+  'not-found',
+  'forbidden',
+  'unsupported-key',
+  'busy',
+  'internal',
+] as const;
+export type WireErrorCode = (typeof ERROR_CODES)[number];
+
+/** A refusal the server sends as `ERR <code> <message>`. */
+export class WireError extends SecureStreamError {
+  constructor(
+    readonly wireCode: WireErrorCode,
+    message: string,
+  ) {
+    super(wireCode, message);
+  }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Index of the first LF in `buf`, or -1. */
+export function findLineEnd(buf: Buffer): number {
+  return buf.indexOf(LF);
+}
+
+/**
+ * Parses one complete request line (the bytes before LF, the LF excluded). Returns the
+ * requested name, syntactically checked; confinement to the root is the server's job.
+ */
+export function parseRequestLine(line: Buffer): string {
+  const body = line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, -1) : line;
+  if (body.length + 1 > MAX_REQUEST_LINE) throw new WireError('bad-request', 'request line too long');
+  if (body.length < 4 || body.toString('latin1', 0, 4) !== 'GET ') {
+    throw new WireError('bad-request', 'expected "GET <name>"');
+  }
+  const raw = body.subarray(4);
+  let name: string;
+  try {
+    name = utf8.decode(raw);
+  } catch {
+    throw new WireError('bad-request', 'name is not valid UTF-8');
+  }
+  checkName(name, raw.length);
+  return name;
+}
+
+/**
+ * Syntactic rules for a name (PROTOCOL-v1): 1..1024 UTF-8 bytes, no control characters,
+ * and no backslash, leading slash, empty, "." or ".." segment. Names that try to leave the
+ * root are `forbidden`; malformed ones are `bad-request`.
+ */
+export function checkName(name: string, byteLength = Buffer.byteLength(name)): void {
+  if (byteLength === 0) throw new WireError('bad-request', 'empty name');
+  if (byteLength > MAX_NAME_BYTES) {
+    throw new WireError('bad-request', `name longer than ${MAX_NAME_BYTES} bytes`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) {
+    throw new WireError('bad-request', 'name contains a control character');
+  }
+  if (name.includes('\\')) throw new WireError('forbidden', 'name contains a backslash');
+  if (name.startsWith('/')) throw new WireError('forbidden', 'name is absolute');
+  for (const seg of name.split('/')) {
+    if (seg === '..' || seg === '.') throw new WireError('forbidden', `name has a "${seg}" segment`);
+    if (seg === '') throw new WireError('bad-request', 'name has an empty segment');
+  }
+}
+
+export function encodeRequest(name: string): Buffer {
+  return Buffer.from(`GET ${name}\n`, 'utf8');
+}
+
+export function encodeOk(length: number, mode: Mode): Buffer {
+  return Buffer.from(`OK ${length} ${mode}\n`, 'latin1');
+}
+
+export function encodeErr(code: WireErrorCode, message: string): Buffer {
+  // One line, printable ASCII only: the message must not be able to forge a second line.
+  const clean = message.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_ERROR_MESSAGE);
+  return Buffer.from(`ERR ${code} ${clean}\n`, 'latin1');
+}
+
+export function encodeTrailer(bodySha256: string, plaintextSha256?: string): Buffer {
+  return Buffer.from(
+    plaintextSha256 ? `SHA256 ${bodySha256} ${plaintextSha256}\n` : `SHA256 ${bodySha256}\n`,
+    'latin1',
+  );
+}
+
+export type ResponseHeader =
+  | { kind: 'ok'; length: number; mode: Mode }
+  | { kind: 'err'; code: WireErrorCode | string; message: string };
+
+/** Parses a response header line (LF excluded, CR tolerated). Strict: canonical decimals only. */
+export function parseResponseHeader(line: Buffer): ResponseHeader {
+  const text = stripCr(line).toString('latin1');
+  let m = /^OK (0|[1-9][0-9]{0,15}) ([a-z0-9-]+)$/.exec(text);
+  if (m?.[1] && m[2]) {
+    const length = Number(m[1]);
+    if (!Number.isSafeInteger(length)) throw protocolError(`length out of range in "${text}"`);
+    if (!(MODES as readonly string[]).includes(m[2])) {
+      throw protocolError(`unknown mode "${m[2]}" in the server's response`);
+    }
+    return { kind: 'ok', length, mode: m[2] as Mode };
+  }
+  m = /^ERR ([a-z0-9-]+)(?: (.*))?$/.exec(text);
+  if (m?.[1]) return { kind: 'err', code: m[1], message: m[2] ?? '' };
+  throw protocolError(`malformed response header "${text.slice(0, 80)}"`);
+}
+
+export interface Trailer {
+  bodySha256: string;
+  plaintextSha256?: string;
+}
+
+/** Parses `SHA256 <hex>[ <hex>]` (LF excluded); the second digest is required in sstream-v1. */
+export function parseTrailer(line: Buffer, mode: Mode): Trailer {
+  const text = stripCr(line).toString('latin1');
+  const m = /^SHA256 ([0-9a-f]{64})(?: ([0-9a-f]{64}))?$/.exec(text);
+  if (!m?.[1]) throw protocolError(`malformed trailer "${text.slice(0, 80)}"`);
+  if (mode === 'sstream-v1' && !m[2]) {
+    throw protocolError('trailer lacks the plaintext digest required in sstream-v1 mode');
+  }
+  if (mode === 'plain' && m[2]) throw protocolError('trailer has two digests in plain mode');
+  return m[2] ? { bodySha256: m[1], plaintextSha256: m[2] } : { bodySha256: m[1] };
+}
+
+function stripCr(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, -1) : line;
+}
+
+function protocolError(message: string): SecureStreamError {
+  return new SecureStreamError('protocol', message, 'the peer does not speak securestream v1');
+}

@@ -1,0 +1,250 @@
+/**
+ * The listening side: accepts TCP, completes mutually authenticated TLS, enforces connection
+ * limits and timeouts, runs one session per connection and logs one line per connection.
+ * Reload swaps the TLS material for new handshakes only; connections in flight keep theirs.
+ */
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { Socket, AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+import { SecureStreamError } from '../errors.js';
+import { encodeErr } from '../protocol.js';
+import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
+import { explainServerTlsError } from './explain.js';
+import { peerIdentity } from './peer.js';
+import { serveSession, type Authorizer, type BodyEncoder, type Outcome } from './session.js';
+
+/** Limits with defaults a public server can live with (docs/SECURITY.md). */
+export interface ServerLimits {
+  /** TCP accept to finished TLS handshake. */
+  handshakeTimeoutMs: number;
+  /** Finished handshake to complete request line. */
+  requestTimeoutMs: number;
+  /** No byte read or written for this long (e.g. a client that stops reading): close. */
+  idleTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  handshakeTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 512,
+  maxConnectionsPerAddress: 64,
+};
+
+export interface ServerOptions {
+  rootReal: string;
+  host?: string | undefined;
+  port: number;
+  pem: TlsPem;
+  policy: TlsPolicy;
+  limits: ServerLimits;
+  authorize: Authorizer;
+  encoderFor: (socket: TLSSocket) => BodyEncoder | undefined;
+}
+
+export class FileServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly perAddress = new Map<string, number>();
+  private nextId = 1;
+  private opts: ServerOptions;
+
+  constructor(
+    opts: ServerOptions,
+    private readonly log: Logger,
+  ) {
+    this.opts = opts;
+    this.server = createServer({
+      ...serverTlsOptions(opts.pem, opts.policy),
+      handshakeTimeout: opts.limits.handshakeTimeoutMs,
+    });
+    this.server.on('connection', (s: Socket) => {
+      this.admitTcp(s);
+    });
+    this.server.on('secureConnection', (s: TLSSocket) => {
+      this.onSecure(s);
+    });
+    this.server.on('tlsClientError', (err: Error, s: TLSSocket) => {
+      this.log.warn(
+        { peer: peerAddr(s), outcome: 'handshake-failed', reason: explainServerTlsError(err) },
+        'handshake failed',
+      );
+    });
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.opts.host, port: this.opts.port }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    }).catch((e: unknown) => {
+      throw listenError(e, this.opts.host, this.opts.port);
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  /** New TLS material, policy and rules for connections accepted from now on. */
+  reload(
+    next: Pick<ServerOptions, 'pem' | 'policy' | 'authorize' | 'encoderFor' | 'rootReal'>,
+  ): void {
+    this.server.setSecureContext(serverTlsOptions(next.pem, next.policy));
+    this.opts = { ...this.opts, ...next };
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Stops accepting; waits up to `graceMs` for connections in flight, then closes the rest. */
+  async shutdown(graceMs: number): Promise<{ forced: number }> {
+    const closed = new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
+    let forced = 0;
+    const timer = setTimeout(() => {
+      forced = this.sockets.size;
+      for (const s of this.sockets) s.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+    return { forced };
+  }
+
+  /** Destroys every connection now (second signal). */
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private admitTcp(s: Socket): void {
+    const addr = s.remoteAddress ?? '?';
+    const n = (this.perAddress.get(addr) ?? 0) + 1;
+    const { limits } = this.opts;
+    this.sockets.add(s);
+    this.perAddress.set(addr, n);
+    s.once('close', () => {
+      this.sockets.delete(s);
+      const left = (this.perAddress.get(addr) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(addr, left);
+      else this.perAddress.delete(addr);
+    });
+    // Far over a cap there is no point in paying for a handshake: drop at the TCP level.
+    // Just over a cap the handshake completes and the client is told `ERR busy` instead.
+    if (this.sockets.size > 2 * limits.maxConnections || n > 2 * limits.maxConnectionsPerAddress) {
+      this.log.warn(
+        { peer: `${addr}:${s.remotePort}`, outcome: 'busy' },
+        'connection dropped: over the hard cap',
+      );
+      s.destroy();
+      return;
+    }
+    s.on('error', () => undefined);
+  }
+
+  private onSecure(s: TLSSocket): void {
+    const id = this.nextId++;
+    const started = process.hrtime.bigint();
+    const peer = peerIdentity(s);
+    const addr = s.remoteAddress ?? '?';
+    const out: Outcome = { outcome: '', bytes: 0 };
+    const { limits } = this.opts;
+    // Read now: after close, node no longer reports the session's protocol and suite.
+    const protocol = s.getProtocol();
+    const cipher = s.getCipher().name;
+    s.setTimeout(limits.idleTimeoutMs, () => {
+      out.outcome ||= 'timeout';
+      out.reason ??= `no progress for ${limits.idleTimeoutMs} ms`;
+      s.destroy();
+    });
+    s.on('error', (e: Error) => {
+      out.reason ??= e.message;
+    });
+    s.once('close', () => {
+      this.log.info(
+        {
+          conn: id,
+          peer: peerAddr(s),
+          subject: peer?.subject,
+          fingerprint256: peer?.fingerprint256,
+          protocol,
+          cipher,
+          request: out.request,
+          outcome: out.outcome || 'client-gone',
+          rule: out.rule,
+          reason: out.reason,
+          bytes: out.bytes,
+          durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+          sha256: out.sha256,
+          plaintextSha256: out.plaintextSha256,
+        },
+        'connection',
+      );
+    });
+    const overCap =
+      this.sockets.size > limits.maxConnections ||
+      (this.perAddress.get(addr) ?? 0) > limits.maxConnectionsPerAddress;
+    if (!peer || overCap) {
+      out.outcome = peer ? 'busy' : 'internal';
+      out.reason = peer ? 'over the connection limit' : 'no peer certificate';
+      s.end(
+        encodeErr(
+          peer ? 'busy' : 'internal',
+          peer ? 'server busy, try again later' : 'internal error',
+        ),
+      );
+      return;
+    }
+    const opts = this.opts;
+    void serveSession(
+      s,
+      peer,
+      {
+        rootReal: opts.rootReal,
+        authorize: opts.authorize,
+        encoderFor: opts.encoderFor,
+        requestTimeoutMs: limits.requestTimeoutMs,
+      },
+      out,
+    );
+  }
+}
+
+function peerAddr(s: Socket): string {
+  const a = s.remoteAddress ?? '?';
+  return `${a.includes(':') ? `[${a}]` : a}:${s.remotePort ?? '?'}`;
+}
+
+function listenError(e: unknown, host: string | undefined, port: number): SecureStreamError {
+  const code = (e as { code?: string }).code;
+  const where = `${host ?? '*'}:${port}`;
+  if (code === 'EADDRINUSE') {
+    return new SecureStreamError(
+      'listen-failed',
+      `address ${where} is already in use`,
+      'choose another --port, or --port 0 for a free one',
+    );
+  }
+  if (code === 'EACCES') {
+    return new SecureStreamError(
+      'listen-failed',
+      `no permission to listen on ${where}`,
+      'ports below 1024 need privileges; use --port 8443',
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new SecureStreamError(
+      'listen-failed',
+      `cannot listen on ${where}: no such local address`,
+    );
+  }
+  return new SecureStreamError(
+    'listen-failed',
+    `cannot listen on ${where}: ${(e as Error).message}`,
+  );
+}

@@ -1,0 +1,222 @@
+/**
+ * One connection's life on the server, after a successful handshake: read the request line,
+ * resolve the name, send `OK`, the body and the trailer (or `ERR`), close. Produces the one
+ * outcome record the server logs for the connection.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import type { TLSSocket } from 'node:tls';
+import { SecureStreamError, isSecureStreamError } from '../errors.js';
+import { openInRoot, type OpenedFile } from '../files.js';
+import {
+  MAX_REQUEST_LINE,
+  WireError,
+  encodeErr,
+  encodeOk,
+  encodeTrailer,
+  parseRequestLine,
+  type Mode,
+  type WireErrorCode,
+} from '../protocol.js';
+import type { PeerIdentity } from './peer.js';
+import { readExactly } from './filesource.js';
+
+/** Decides whether an identity may read a name; `rule` names what decided, for the log. */
+export type Authorizer = (peer: PeerIdentity, name: string) => { allowed: boolean; rule: string };
+
+/** Turns plaintext chunks into the body sent on the wire (sstream-v1), or is absent (plain). */
+export interface BodyEncoder {
+  mode: Mode;
+  /** Body length for a plaintext of `size` bytes. */
+  length(size: number): number;
+  /** Streams `source` through the encoder into `sink`; resolves when all output is written. */
+  pipe(source: AsyncIterable<Buffer>, write: (b: Buffer) => Promise<void>): Promise<void>;
+}
+
+export interface SessionContext {
+  rootReal: string;
+  authorize: Authorizer;
+  /** Chooses the body encoding for this peer; throws WireError('unsupported-key') if it can't. */
+  encoderFor(socket: TLSSocket): BodyEncoder | undefined;
+  requestTimeoutMs: number;
+}
+
+export interface Outcome {
+  outcome: string;
+  request?: string;
+  bytes: number;
+  sha256?: string;
+  plaintextSha256?: string;
+  rule?: string;
+  reason?: string;
+}
+
+/** Fixed wire messages: a refusal must not say more than its code (nothing leaks by wording). */
+const WIRE_MESSAGE: Partial<Record<WireErrorCode, string>> = {
+  forbidden: 'access denied',
+  'not-found': 'no such file',
+  internal: 'internal error',
+};
+
+export async function serveSession(
+  socket: TLSSocket,
+  peer: PeerIdentity,
+  ctx: SessionContext,
+  out: Outcome,
+): Promise<void> {
+  let opened: OpenedFile | undefined;
+  try {
+    const name = await readRequest(socket, ctx.requestTimeoutMs);
+    out.request = name;
+    const verdict = ctx.authorize(peer, name);
+    out.rule = verdict.rule;
+    if (!verdict.allowed) throw new WireError('forbidden', `denied by ${verdict.rule}`);
+    opened = await openInRoot(ctx.rootReal, name);
+    const encoder = ctx.encoderFor(socket);
+    await sendBody(socket, opened, encoder, out);
+  } catch (e) {
+    if (e instanceof WireError) {
+      out.outcome = e.wireCode;
+      out.reason = e.message;
+      await endWith(socket, encodeErr(e.wireCode, WIRE_MESSAGE[e.wireCode] ?? e.message));
+    } else if (isSecureStreamError(e) && e.code === 'file-changed') {
+      out.outcome = e.code;
+      out.reason = e.message;
+      socket.destroy(); // no trailer: the client must fail, not keep a mixed copy
+    } else if (socket.destroyed || (isSecureStreamError(e) && e.code === 'client-gone')) {
+      out.outcome ||= 'client-gone';
+      out.reason ??= e instanceof Error ? e.message : String(e);
+      socket.destroy();
+    } else {
+      out.outcome = 'internal';
+      out.reason = e instanceof Error ? e.message : String(e);
+      if (out.bytes === 0 && !out.sha256)
+        await endWith(socket, encodeErr('internal', 'internal error'));
+      else socket.destroy();
+    }
+  } finally {
+    await opened?.handle.close().catch(() => undefined);
+  }
+}
+
+async function sendBody(
+  socket: TLSSocket,
+  opened: OpenedFile,
+  encoder: BodyEncoder | undefined,
+  out: Outcome,
+): Promise<void> {
+  const size = opened.stat.size;
+  const mode: Mode = encoder?.mode ?? 'plain';
+  const length = encoder ? encoder.length(size) : size;
+  const bodyHash = createHash('sha256');
+  const write = async (b: Buffer): Promise<void> => {
+    bodyHash.update(b);
+    out.bytes += b.length;
+    if (!socket.write(b)) await drained(socket);
+  };
+  if (!socket.write(encodeOk(length, mode))) await drained(socket);
+  if (encoder) {
+    const plainHash = createHash('sha256');
+    const source = tap(readExactly(opened.handle, size), (b) => plainHash.update(b));
+    await encoder.pipe(source, write);
+    out.plaintextSha256 = plainHash.digest('hex');
+  } else {
+    for await (const chunk of readExactly(opened.handle, size)) await write(chunk);
+  }
+  if (out.bytes !== length) throw new Error(`body length ${out.bytes} differs from ${length}`);
+  out.sha256 = bodyHash.digest('hex');
+  out.outcome = 'ok';
+  await endWith(socket, encodeTrailer(out.sha256, out.plaintextSha256));
+}
+
+async function* tap(src: AsyncIterable<Buffer>, fn: (b: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const b of src) {
+    fn(b);
+    yield b;
+  }
+}
+
+/** Reads `GET <name>\n`, strictly: one line, capped, nothing after it, within the timeout. */
+function readRequest(socket: TLSSocket, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let total = 0;
+    const finish = (err: Error | undefined, name?: string): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      if (err) reject(err);
+      else {
+        // PROTOCOL-v1: nothing follows the request; anything that does is a violation.
+        socket.on('data', () => socket.destroy());
+        resolve(name ?? '');
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      const lf = chunk.indexOf(0x0a);
+      if (lf < 0) {
+        total += chunk.length;
+        parts.push(chunk);
+        if (total >= MAX_REQUEST_LINE)
+          finish(new WireError('bad-request', 'request line too long'));
+        return;
+      }
+      if (total + lf + 1 > MAX_REQUEST_LINE) {
+        finish(new WireError('bad-request', 'request line too long'));
+        return;
+      }
+      if (lf !== chunk.length - 1) {
+        finish(new WireError('bad-request', 'data after the request line'));
+        return;
+      }
+      parts.push(chunk.subarray(0, lf));
+      try {
+        finish(undefined, parseRequestLine(Buffer.concat(parts)));
+      } catch (e) {
+        finish(e as Error);
+      }
+    };
+    const onEnd = (): void => {
+      finish(new WireError('bad-request', 'connection closed before a complete request line'));
+    };
+    const timer = setTimeout(() => {
+      finish(new WireError('bad-request', `no complete request line within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+  });
+}
+
+function drained(socket: TLSSocket): Promise<void> {
+  if (socket.destroyed) return Promise.reject(gone());
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(gone());
+    };
+    const cleanup = (): void => {
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+    };
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
+  });
+}
+
+function gone(): SecureStreamError {
+  return new SecureStreamError('client-gone', 'the client closed the connection');
+}
+
+/** Writes a last line and closes with close_notify; resolves once the socket is closed. */
+async function endWith(socket: TLSSocket, last: Buffer): Promise<void> {
+  if (socket.destroyed) return;
+  const closed = once(socket, 'close').catch(() => undefined);
+  socket.end(last);
+  await closed;
+}

@@ -1,0 +1,60 @@
+import { Writable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import { outputError } from '../atomic.js';
+
+/**
+ * A Writable over an open file that hashes nothing and copies nothing: while one write is in
+ * the kernel, incoming chunks queue up and go out together in one writev, so 16 KiB TLS
+ * records become large sequential writes without JavaScript-side concatenation.
+ */
+export class FileSink extends Writable {
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly path: string,
+    highWaterMark = 4 * 1024 * 1024,
+  ) {
+    super({ highWaterMark, decodeStrings: false });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.writeAll([chunk]).then(
+      () => {
+        cb();
+      },
+      (e: unknown) => {
+        cb(outputError(e, this.path));
+      },
+    );
+  }
+
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    cb: (e?: Error | null) => void,
+  ): void {
+    this.writeAll(chunks.map((c) => c.chunk)).then(
+      () => {
+        cb();
+      },
+      (e: unknown) => {
+        cb(outputError(e, this.path));
+      },
+    );
+  }
+
+  private async writeAll(bufs: Buffer[]): Promise<void> {
+    let rest = bufs;
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.handle.writev(rest);
+      rest = skip(rest, bytesWritten);
+    }
+  }
+}
+
+/** Drops `n` written bytes from the front of a buffer list (short writes do happen). */
+function skip(bufs: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < bufs.length && n >= (bufs[i]?.length ?? 0)) n -= bufs[i++]?.length ?? 0;
+  const rest = bufs.slice(i);
+  if (n > 0 && rest[0]) rest[0] = rest[0].subarray(n);
+  return rest;
+}
