@@ -16,7 +16,7 @@ import {
   type Mode,
   type Trailer,
 } from '../protocol.js';
-import { explainClientError, type DialContext } from './explain.js';
+import { explainClientError, rejectedOurCertificate, type DialContext } from './explain.js';
 import { FileSink } from './sink.js';
 import { clientTlsOptions, type TlsPem } from './tls.js';
 
@@ -117,6 +117,9 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
       );
     });
 
+    socket.once('keylog', () => {
+      ctx.keysDerived = true;
+    });
     socket.once('secureConnect', () => {
       clearTimeout(connectTimer);
       ctx.handshakeDone = true;
@@ -131,6 +134,7 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
     });
     sink.on('error', fail);
 
+    const lineLenIsZero = (): boolean => lineLen === 0;
     const takeLine = (chunk: Buffer, cap: number, what: string): [Buffer | undefined, Buffer] => {
       const lf = chunk.indexOf(0x0a);
       const part = lf < 0 ? chunk : chunk.subarray(0, lf);
@@ -214,13 +218,9 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
                 `the connection closed after ${received} of ${length} bytes${state === 'trailer' ? ' (no trailer)' : ''}`,
                 'the server stopped or the file changed while it was sent; try again',
               )
-            : new SecureStreamError(
-                'protocol',
-                'the connection closed before the server answered',
-                ctx.handshakeDone
-                  ? 'the server may have rejected our certificate; check its log'
-                  : undefined,
-              ),
+            : state === 'header' && received === 0 && lineLenIsZero()
+              ? rejectedOurCertificate(ctx)
+              : protocol('the connection closed in the middle of the response header'),
         );
         return;
       }

@@ -21,9 +21,12 @@ const ALERT_REASONS: Record<string, string> = {
   DECRYPT_ERROR: 'a signature or key check failed',
 };
 
-/** Server side: one short reason for the log line of a failed handshake. */
-export function explainServerTlsError(err: Error): string {
-  const code = (err as { code?: string }).code ?? '';
+/**
+ * Server side: one short reason for the log line of a failed handshake, from the socket error
+ * or from the certificate verification code (e.g. CERT_HAS_EXPIRED).
+ */
+export function explainServerTlsError(err: Error | string): string {
+  const code = typeof err === 'string' ? err : ((err as { code?: string }).code ?? '');
   const reasons: Record<string, string> = {
     ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: 'client sent no certificate',
     ERR_SSL_NO_SHARED_CIPHER: 'no shared cipher suite',
@@ -47,7 +50,7 @@ export function explainServerTlsError(err: Error): string {
   const alert = /ALERT_([A-Z_]+)$/.exec(code)?.[1];
   if (reasons[code]) return reasons[code];
   if (alert) return `client sent alert ${alert.toLowerCase().replace(/_/g, ' ')}`;
-  return err.message;
+  return typeof err === 'string' ? `client certificate rejected: ${err}` : err.message;
 }
 
 export interface DialContext {
@@ -57,6 +60,12 @@ export interface DialContext {
   peer?: PeerCertificate | undefined;
   /** True once our side saw the handshake complete. */
   handshakeDone: boolean;
+  /**
+   * True once session keys were derived: the server accepted our hello, sent its certificate
+   * and asked for ours. A close after this point and before the server answers is the server
+   * refusing our certificate (node servers close without an alert).
+   */
+  keysDerived?: boolean;
 }
 
 /** Client side: a handshake or connect failure as a SecureStreamError with a hint. */
@@ -135,12 +144,8 @@ export function explainClientError(err: Error, ctx: DialContext): SecureStreamEr
     code === 'EPIPE' ||
     /socket hang up|disconnected/i.test(err.message)
   ) {
-    return ctx.handshakeDone
-      ? mk(
-          'tls-client-rejected',
-          `the server at ${where} closed the connection right after the handshake: it did not accept our certificate`,
-          "check --cert/--key: issued by the server's CA, unexpired, not revoked, with clientAuth; the server log says why",
-        )
+    return ctx.handshakeDone || ctx.keysDerived
+      ? rejectedOurCertificate(ctx)
       : mk(
           'tls-handshake',
           `the server at ${where} closed the connection during the handshake`,
@@ -153,4 +158,13 @@ export function explainClientError(err: Error, ctx: DialContext): SecureStreamEr
 function issuerOf(peer: PeerCertificate | undefined): string {
   const cn = peer?.issuer.CN;
   return typeof cn === 'string' ? cn : 'unknown';
+}
+
+/** The server hung up after seeing our certificate, without saying why. */
+export function rejectedOurCertificate(ctx: DialContext): SecureStreamError {
+  return new SecureStreamError(
+    'tls-client-rejected',
+    `the server at ${ctx.host}:${ctx.port} closed the connection after receiving our certificate: it did not accept it`,
+    "check --cert/--key: issued by the server's CA, unexpired, not revoked, with clientAuth; the server's log names the reason",
+  );
 }

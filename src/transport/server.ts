@@ -67,8 +67,18 @@ export class FileServer {
       this.onSecure(s);
     });
     this.server.on('tlsClientError', (err: Error, s: TLSSocket) => {
+      // node verifies the client certificate after the handshake and then destroys the
+      // socket, so the error is a bare reset; the verification result is on the socket.
+      const verify = s.authorizationError as unknown;
+      const reason =
+        typeof verify === 'string' ? explainServerTlsError(verify) : explainServerTlsError(err);
       this.log.warn(
-        { peer: peerAddr(s), outcome: 'handshake-failed', reason: explainServerTlsError(err) },
+        {
+          peer: peerAddr(s),
+          outcome: 'handshake-failed',
+          reason,
+          ...(typeof verify === 'string' ? { verifyError: verify } : { error: errCode(err) }),
+        },
         'handshake failed',
       );
     });
@@ -216,8 +226,16 @@ export class FileServer {
 }
 
 function peerAddr(s: Socket): string {
-  const a = s.remoteAddress ?? '?';
-  return `${a.includes(':') ? `[${a}]` : a}:${s.remotePort ?? '?'}`;
+  // A TLS socket destroyed during the handshake has lost its handle; the TCP socket beneath
+  // it (node's `_parent`, not public API) still knows the address.
+  const raw = (s as Socket & { _parent?: Socket | null })._parent ?? s;
+  const a = s.remoteAddress ?? raw.remoteAddress ?? '?';
+  const port = s.remotePort ?? raw.remotePort ?? '?';
+  return `${a.includes(':') ? `[${a}]` : a}:${port}`;
+}
+
+function errCode(e: Error): string {
+  return (e as { code?: string }).code ?? e.message;
 }
 
 function listenError(e: unknown, host: string | undefined, port: number): SecureStreamError {
