@@ -89,7 +89,9 @@ export function explainClientError(err: Error, ctx: DialContext): SecureStreamEr
     case 'ENETUNREACH':
       return mk('connect-failed', `cannot reach ${where} (${code})`);
     case 'ERR_TLS_CERT_ALTNAME_INVALID': {
-      const names = ctx.peer?.subjectaltname ?? 'no names';
+      // node attaches the offending certificate to this error (tls.checkServerIdentity)
+      const cert = (err as { cert?: PeerCertificate }).cert ?? ctx.peer;
+      const names = cert?.subjectaltname ?? `only CN=${String(cert?.subject.CN ?? '?')}`;
       return mk(
         'tls-server-name',
         `the server's certificate is not valid for "${ctx.host}" (it names ${names})`,
@@ -103,7 +105,7 @@ export function explainClientError(err: Error, ctx: DialContext): SecureStreamEr
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
       return mk(
         'tls-unknown-ca',
-        `the server's certificate is signed by an unknown CA (issuer: ${issuerOf(ctx.peer)})`,
+        "the server's certificate is signed by an unknown CA",
         'pass the CA that issued the server certificate with --ca or --pki',
       );
     case 'CERT_HAS_EXPIRED':
@@ -153,11 +155,6 @@ export function explainClientError(err: Error, ctx: DialContext): SecureStreamEr
         );
   }
   return mk('tls-handshake', `TLS with ${where} failed: ${err.message}`);
-}
-
-function issuerOf(peer: PeerCertificate | undefined): string {
-  const cn = peer?.issuer.CN;
-  return typeof cn === 'string' ? cn : 'unknown';
 }
 
 /** The server hung up after seeing our certificate, without saying why. */

@@ -80,7 +80,7 @@ export function resolveTlsPolicy(opts: {
   const tls12 = usable.filter((s) => !s.startsWith('TLS_'));
   if (tls12.length === 0 && tlsMax === '1.2') {
     throw new SecureStreamError(
-      'tls-no-usable-cipher',
+      'no-usable-cipher',
       `no cipher suite in --ciphers works with this ${opts.keyKind} server key: ${unusable.join(', ')}`,
       opts.keyKind === 'rsa'
         ? 'use ECDHE-RSA-AES128-GCM-SHA256 or AES128-GCM-SHA256 with an RSA certificate'

@@ -63,10 +63,13 @@ export interface ServerProcess {
   logs(): string;
   /** Parsed JSON log lines so far. */
   logLines(): Record<string, unknown>[];
-  /** Resolves when a log line matching `pred` appears (rejects after `timeoutMs`). */
+  /**
+   * Resolves when a log line matching `pred` appears among the lines from index `since` on
+   * (rejects after `timeoutMs`, default 10 s).
+   */
   waitForLog(
     pred: (l: Record<string, unknown>) => boolean,
-    timeoutMs?: number,
+    opts?: { timeoutMs?: number; since?: number },
   ): Promise<Record<string, unknown>>;
   /** Sends `signal` (default SIGTERM) to the PID and waits for exit; SIGKILL after 10 s. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -127,10 +130,10 @@ export async function startServer(
     banner,
     logs: () => stderr,
     logLines,
-    async waitForLog(pred, timeoutMs = 10_000) {
+    async waitForLog(pred, { timeoutMs = 10_000, since = 0 } = {}) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const hit = logLines().find(pred);
+        const hit = logLines().slice(since).find(pred);
         if (hit) return hit;
         if (Date.now() > deadline) throw new Error(`no matching log line in: ${stderr}`);
         await new Promise((r) => setTimeout(r, 25));

@@ -1,0 +1,129 @@
+/**
+ * Downloads over real sockets between real processes: bytes and digests must match the
+ * source exactly, alone and with many clients at once.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeTestPki, type TestPki } from '../helpers/pki.js';
+import { run, runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+
+const KiB = 1024;
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('download', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let pki: TestPki;
+  let server: ServerProcess;
+  let root: string;
+  let out: string;
+
+  before(async () => {
+    dir = await tempDir();
+    pki = await makeTestPki(join(dir.path, 'certs'));
+    root = join(dir.path, 'root');
+    out = join(dir.path, 'out');
+    await mkdir(root);
+    await mkdir(out);
+    server = await startServer(['--pki', pki.pki, '--root', root]);
+  });
+  after(async () => {
+    await server.stop();
+    await dir.remove();
+  });
+
+  const get = (name: string, outPath: string) =>
+    runCli([
+      'get',
+      name,
+      '--server',
+      `localhost:${server.port}`,
+      '--pki',
+      pki.pki,
+      '--out',
+      outPath,
+    ]);
+
+  for (const size of [0, 1, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 10 * 1024 * KiB]) {
+    it(`stores ${size} bytes exactly and prints the sha256sum line`, async () => {
+      const name = `file-${size}.bin`;
+      const src = randomBytes(size);
+      await writeFile(join(root, name), src);
+      const target = join(out, name);
+      const r = await get(name, target);
+      assert.equal(r.code, 0, r.stderr);
+      const stored = await readFile(target);
+      assert.equal(stored.length, size);
+      assert.ok(stored.equals(src), 'stored bytes differ from the source');
+      const reference = await run('sha256sum', [join(root, name)]);
+      const refHex = reference.stdout.split(' ')[0];
+      assert.equal(r.stdout, `${refHex}  ${target}\n`);
+      assert.equal(refHex, sha256(src));
+      const log = await server.waitForLog((l) => l['request'] === name && l['outcome'] === 'ok');
+      assert.equal(log['sha256'], refHex);
+      assert.equal(log['bytes'], size);
+      assert.equal(log['subject'], 'CN=client');
+      assert.equal(log['cipher'], 'ECDHE-ECDSA-AES128-GCM-SHA256');
+      assert.equal(log['protocol'], 'TLSv1.2');
+    });
+  }
+
+  it('defaults the output to the basename of NAME in the current folder', async () => {
+    await mkdir(join(root, 'sub'), { recursive: true });
+    const src = randomBytes(1000);
+    await writeFile(join(root, 'sub', 'nested.bin'), src);
+    const cwd = join(dir.path, 'cwd');
+    await mkdir(cwd);
+    const r = await runCli(
+      ['get', 'sub/nested.bin', '--server', `127.0.0.1:${server.port}`, '--pki', pki.pki],
+      { cwd },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${sha256(src)}  nested.bin\n`);
+    assert.ok((await readFile(join(cwd, 'nested.bin'))).equals(src));
+    assert.deepEqual(await readdir(cwd), ['nested.bin']);
+  });
+
+  it('serves 20 clients at once, each verified', async () => {
+    const sizes = Array.from(
+      { length: 20 },
+      (_, i) => [0, 1, 4095, 65536, 300_000, 2_000_000][i % 6] ?? 0,
+    );
+    const sources = await Promise.all(
+      sizes.map(async (size, i) => {
+        const src = randomBytes(size + i);
+        await writeFile(join(root, `many-${i}`), src);
+        return src;
+      }),
+    );
+    const results = await Promise.all(
+      sources.map((_, i) => get(`many-${i}`, join(out, `many-${i}`))),
+    );
+    for (const [i, r] of results.entries()) {
+      const src = sources[i] as Buffer;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${sha256(src)}  ${join(out, `many-${i}`)}\n`);
+      assert.ok((await readFile(join(out, `many-${i}`))).equals(src));
+    }
+  });
+
+  it('prints protocol and suite with --verbose', async () => {
+    await writeFile(join(root, 'v.bin'), 'v');
+    const r = await runCli([
+      'get',
+      'v.bin',
+      '--server',
+      `localhost:${server.port}`,
+      '--pki',
+      pki.pki,
+      '--out',
+      join(out, 'v.bin'),
+      '--verbose',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /with TLSv1\.2 ECDHE-ECDSA-AES128-GCM-SHA256/);
+    assert.match(r.stderr, /receiving 1 bytes, mode plain/);
+  });
+});

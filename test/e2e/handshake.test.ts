@@ -1,0 +1,307 @@
+/**
+ * Who gets through the handshake, and what both sides say when someone does not. A fresh
+ * PKI and a rogue CA; real server processes; hand-driven node:tls clients for the cases our
+ * own client would refuse to attempt.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, type ConnectionOptions } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { makeTestPki, type CertFiles, type TestPki } from '../helpers/pki.js';
+import { runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+
+interface Attempt {
+  secure: boolean;
+  data: string;
+  error?: string;
+}
+
+/** A TLS client with free choice of certificate, versions and suites. */
+function attempt(port: number, opts: ConnectionOptions): Promise<Attempt> {
+  return new Promise((resolve) => {
+    let secure = false;
+    let data = '';
+    let error: string | undefined;
+    const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ...opts });
+    s.on('secureConnect', () => {
+      secure = true;
+      s.write('GET hello.txt\n');
+    });
+    s.on('data', (b: Buffer) => (data += b.toString()));
+    s.on('error', (e: Error & { code?: string }) => (error = e.code ?? e.message));
+    s.on('close', () => resolve({ secure, data, ...(error ? { error } : {}) }));
+  });
+}
+
+describe('handshake', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let pki: TestPki;
+  let server: ServerProcess;
+  let root: string;
+  const creds = (c: CertFiles) => ({ cert: readFileSync(c.cert), key: readFileSync(c.key) });
+
+  before(async () => {
+    dir = await tempDir();
+    pki = await makeTestPki(join(dir.path, 'certs'));
+    root = join(dir.path, 'root');
+    await mkdir(root);
+    await writeFile(join(root, 'hello.txt'), 'hello\n');
+    server = await startServer(['--pki', pki.pki, '--root', root]);
+  });
+  after(async () => {
+    await server.stop();
+    await dir.remove();
+  });
+
+  it('accepts a client certificate from the CA', async () => {
+    const r = await attempt(server.port, { ca: readFileSync(pki.ca), ...creds(pki.client) });
+    assert.equal(r.secure, true);
+    assert.match(r.data, /^OK 6 plain\nhello\nSHA256 [0-9a-f]{64}\n$/);
+  });
+
+  const rejected: [string, (p: TestPki) => CertFiles | undefined, RegExp][] = [
+    ['no client certificate', () => undefined, /no certificate/],
+    ['a certificate from another CA', (p) => p.rogueClient, /unknown CA/],
+    ['an expired client certificate', (p) => p.expiredClient, /expired/],
+    ["a certificate without clientAuth (the server's own)", (p) => p.server, /clientAuth/],
+    ['a certificate without clientAuth (serverAuth only)', (p) => p.noClientAuth, /clientAuth/],
+  ];
+  for (const [what, pick, reason] of rejected) {
+    it(`rejects ${what} at the handshake and logs why`, async () => {
+      const c = pick(pki);
+      const before = server.logLines().length;
+      const r = await attempt(server.port, { ca: readFileSync(pki.ca), ...(c ? creds(c) : {}) });
+      assert.equal(r.data, '', 'no protocol byte may reach an unauthenticated client');
+      assert.ok(r.error, 'the client must see the connection fail');
+      const line = await server.waitForLog((l) => l['outcome'] === 'handshake-failed', {
+        since: before,
+      });
+      assert.match(String(line['reason']), reason);
+      assert.match(String(line['peer']), /^127\.0\.0\.1:\d+$/);
+    });
+  }
+
+  it('rejects a client that demands a suite the server does not allow', async () => {
+    const r = await attempt(server.port, {
+      ca: readFileSync(pki.ca),
+      ...creds(pki.client),
+      ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+      maxVersion: 'TLSv1.2',
+    });
+    assert.equal(r.secure, false);
+    assert.match(r.error ?? '', /HANDSHAKE_FAILURE/);
+    await server.waitForLog((l) => /no shared cipher/.test(String(l['reason'])));
+  });
+
+  it('the get client says the server refused its certificate, and stores nothing', async () => {
+    const out = join(dir.path, 'rogue-out');
+    await mkdir(out);
+    const r = await runCli([
+      'get',
+      'hello.txt',
+      '--server',
+      `localhost:${server.port}`,
+      '--ca',
+      pki.ca,
+      '--cert',
+      pki.rogueClient.cert,
+      '--key',
+      pki.rogueClient.key,
+      '--out',
+      join(out, 'hello.txt'),
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^securestream: error: /m);
+    assert.deepEqual(await readdir(out), []);
+  });
+
+  it('the client refuses a server whose certificate does not name the host it dialled', async () => {
+    const other = await startServer([
+      '--ca',
+      pki.ca,
+      '--cert',
+      pki.wrongHostServer.cert,
+      '--key',
+      pki.wrongHostServer.key,
+      '--root',
+      root,
+    ]);
+    try {
+      const out = join(dir.path, 'wronghost');
+      await mkdir(out);
+      const r = await runCli([
+        'get',
+        'hello.txt',
+        '--server',
+        `localhost:${other.port}`,
+        '--pki',
+        pki.pki,
+        '--out',
+        join(out, 'x'),
+      ]);
+      assert.equal(r.code, 3);
+      assert.match(
+        r.stderr,
+        /securestream: error: the server's certificate is not valid for "localhost" \(it names DNS:other\.example\)/,
+      );
+      assert.deepEqual(await readdir(out), []);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('the client refuses a server signed by a CA it does not trust', async () => {
+    const out = join(dir.path, 'unknownca');
+    await mkdir(out);
+    const r = await runCli([
+      'get',
+      'hello.txt',
+      '--server',
+      `localhost:${server.port}`,
+      '--ca',
+      pki.rogueCa,
+      '--cert',
+      pki.client.cert,
+      '--key',
+      pki.client.key,
+      '--out',
+      join(out, 'x'),
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /securestream: error: /);
+    assert.deepEqual(await readdir(out), []);
+  });
+});
+
+describe('cipher policy', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let pki: TestPki;
+  let root: string;
+
+  before(async () => {
+    dir = await tempDir();
+    pki = await makeTestPki(join(dir.path, 'certs'));
+    root = join(dir.path, 'root');
+    await mkdir(root);
+    await writeFile(join(root, 'f'), 'x');
+  });
+  after(async () => {
+    await dir.remove();
+  });
+
+  const fetchWith = async (serverArgs: string[], client: CertFiles, ca: string) => {
+    const s = await startServer([...serverArgs, '--root', root]);
+    try {
+      const r = await runCli([
+        'get',
+        'f',
+        '--server',
+        `localhost:${s.port}`,
+        '--ca',
+        ca,
+        '--cert',
+        client.cert,
+        '--key',
+        client.key,
+        '--out',
+        join(dir.path, `o-${s.port}`),
+        '--verbose',
+      ]);
+      const log = await s.waitForLog((l) => l['msg'] === 'connection');
+      return { r, log, banner: s.banner };
+    } finally {
+      await s.stop();
+    }
+  };
+
+  it('RSA server with --ciphers AES128-GCM-SHA256 negotiates exactly that suite', async () => {
+    const { r, log, banner } = await fetchWith(
+      [
+        '--ca',
+        pki.rsaCa,
+        '--cert',
+        pki.rsaServer.cert,
+        '--key',
+        pki.rsaServer.key,
+        '--ciphers',
+        'AES128-GCM-SHA256',
+      ],
+      pki.rsaCaClient,
+      pki.rsaCa,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(log['cipher'], 'AES128-GCM-SHA256');
+    assert.match(banner, /ciphers AES128-GCM-SHA256/);
+  });
+
+  it('RSA server defaults to ECDHE-RSA-AES128-GCM-SHA256', async () => {
+    const { r, log } = await fetchWith(
+      ['--ca', pki.rsaCa, '--cert', pki.rsaServer.cert, '--key', pki.rsaServer.key],
+      pki.rsaCaClient,
+      pki.rsaCa,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(log['cipher'], 'ECDHE-RSA-AES128-GCM-SHA256');
+  });
+
+  it("an ordered list: the server's order wins", async () => {
+    const { r, log } = await fetchWith(
+      [
+        '--pki',
+        pki.pki,
+        '--ciphers',
+        'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256',
+      ],
+      pki.client,
+      pki.ca,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(log['cipher'], 'ECDHE-ECDSA-AES256-GCM-SHA384');
+  });
+
+  it('--tls-max 1.3 allows TLS 1.3', async () => {
+    const { r, log } = await fetchWith(['--pki', pki.pki, '--tls-max', '1.3'], pki.client, pki.ca);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(log['protocol'], 'TLSv1.3');
+    assert.equal(log['cipher'], 'TLS_AES_128_GCM_SHA256');
+    assert.match(r.stderr, /TLSv1\.3 TLS_AES_128_GCM_SHA256/);
+  });
+
+  it('refuses to start when no listed suite works with the server key', async () => {
+    const r = await runCli([
+      'serve',
+      '--pki',
+      pki.pki,
+      '--root',
+      root,
+      '--port',
+      '0',
+      '--ciphers',
+      'AES128-GCM-SHA256',
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /securestream: error: no cipher suite in --ciphers works with this ec server key: AES128-GCM-SHA256 \(needs an RSA key\)/,
+    );
+    assert.match(r.stderr, /securestream: hint: /);
+  });
+
+  it('refuses unknown or weak suites as a usage error', async () => {
+    const r = await runCli([
+      'serve',
+      '--pki',
+      pki.pki,
+      '--root',
+      root,
+      '--port',
+      '0',
+      '--ciphers',
+      'RC4-MD5',
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /securestream: error: unknown or weak cipher suite "RC4-MD5"/);
+  });
+});
