@@ -4,8 +4,8 @@
  * the root is `forbidden` whether or not its target exists, so refusals reveal nothing.
  */
 import { constants, type Stats } from 'node:fs';
-import { open, realpath, type FileHandle } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { errnoCode } from './errors.js';
 import { WireError } from './protocol.js';
 
@@ -38,10 +38,7 @@ export async function openInRoot(rootReal: string, name: string): Promise<Opened
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      // The nearest existing ancestor decides: a missing file under a symlink that leaves the
-      // root must look exactly like any other refusal outside the root.
-      if (!inside(rootReal, await nearestExisting(candidate))) throw outsideRoot();
-      throw new WireError('not-found', 'no such file');
+      throw await missingVerdict(rootReal, name);
     }
     if (code === 'ELOOP') throw new WireError('forbidden', 'symlink loop');
     if (code === 'EACCES') throw new WireError('forbidden', 'permission denied');
@@ -66,6 +63,37 @@ export async function openInRoot(rootReal: string, name: string): Promise<Opened
     throw new WireError('forbidden', 'not a regular file');
   }
   return { handle, path: resolved, stat };
+}
+
+/**
+ * Why a name did not resolve. A missing file reached through a symlink that leaves the root
+ * (or a dangling symlink pointing outside) must look exactly like any other refusal outside
+ * the root, so the walk follows the name component by component.
+ */
+async function missingVerdict(rootReal: string, name: string): Promise<WireError> {
+  const notFound = new WireError('not-found', 'no such file');
+  let cur = rootReal;
+  for (const seg of name.split('/')) {
+    const p = join(cur, seg);
+    let isLink: boolean;
+    try {
+      isLink = (await lstat(p)).isSymbolicLink();
+    } catch {
+      return notFound; // nothing further down exists, and we are still inside the root
+    }
+    if (!isLink) {
+      cur = p;
+      continue;
+    }
+    try {
+      cur = await realpath(p);
+    } catch {
+      const target = resolve(dirname(p), await readlink(p));
+      return inside(rootReal, await nearestExisting(target)) ? notFound : outsideRoot();
+    }
+    if (!inside(rootReal, cur)) return outsideRoot();
+  }
+  return notFound;
 }
 
 async function nearestExisting(p: string): Promise<string> {
