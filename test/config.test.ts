@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { materialPaths, parseDuration, parsePort } from '../src/config.js';
+import { UsageError } from '../src/errors.js';
+import { parseSize } from '../src/size.js';
+import { parseHostPort, resolveTlsPolicy } from '../src/transport/tls.js';
+
+const usage = (f: () => unknown, re: RegExp): void => {
+  assert.throws(f, (e: unknown) => e instanceof UsageError && re.test(e.message));
+};
+
+describe('sizes', () => {
+  const table: [string, number][] = [
+    ['1000', 1000],
+    ['64KiB', 65536],
+    ['64MiB', 64 * 1024 ** 2],
+    ['1GiB', 1024 ** 3],
+    ['1kb', 1000],
+    ['1.5GB', 1.5e9],
+    ['0', 0],
+    ['7B', 7],
+  ];
+  for (const [text, n] of table) it(`${text} = ${n}`, () => assert.equal(parseSize(text), n));
+  for (const bad of ['', 'x', '1XB', '-1', '1.5', '1e3'])
+    it(`rejects "${bad}"`, () => usage(() => parseSize(bad), /invalid size/));
+});
+
+describe('flags', () => {
+  it('--pki with --ca is a conflict naming both', () =>
+    usage(
+      () => materialPaths({ pki: 'p', ca: 'c' }, 'client'),
+      /--pki cannot be combined with --ca/,
+    ));
+  it('--ca alone names what is missing', () =>
+    usage(() => materialPaths({ ca: 'c' }, 'client'), /--ca given without --cert, --key/));
+  it('defaults to ./pki', () =>
+    assert.deepEqual(materialPaths({}, 'server'), {
+      caPath: 'pki/ca.crt',
+      certPath: 'pki/server.crt',
+      keyPath: 'pki/server.key',
+    }));
+  it('ports', () => {
+    assert.equal(parsePort('0'), 0);
+    assert.equal(parsePort('65535'), 65535);
+    usage(() => parsePort('65536'), /invalid --port/);
+    usage(() => parsePort('http'), /invalid --port/);
+  });
+  it('durations', () => {
+    assert.equal(parseDuration('30s', '--x'), 30_000);
+    assert.equal(parseDuration('500ms', '--x'), 500);
+    assert.equal(parseDuration('2m', '--x'), 120_000);
+    assert.equal(parseDuration('5', '--x'), 5000);
+    usage(() => parseDuration('0s', '--grace'), /invalid --grace "0s"/);
+  });
+  it('server addresses', () => {
+    assert.deepEqual(parseHostPort('localhost:8443', 1), { host: 'localhost', port: 8443 });
+    assert.deepEqual(parseHostPort('example', 8443), { host: 'example', port: 8443 });
+    assert.deepEqual(parseHostPort('[::1]:9', 1), { host: '::1', port: 9 });
+    assert.deepEqual(parseHostPort('::1', 7), { host: '::1', port: 7 });
+    usage(() => parseHostPort('h:99999', 1), /invalid server address/);
+  });
+});
+
+describe('TLS policy', () => {
+  it('defaults to the ECDHE AES-128-GCM suite matching the key, TLS 1.2 only', () => {
+    assert.deepEqual(resolveTlsPolicy({ keyKind: 'ec' }), {
+      ciphers: ['ECDHE-ECDSA-AES128-GCM-SHA256'],
+      tlsMax: '1.2',
+    });
+    assert.deepEqual(resolveTlsPolicy({ keyKind: 'rsa' }), {
+      ciphers: ['ECDHE-RSA-AES128-GCM-SHA256'],
+      tlsMax: '1.2',
+    });
+  });
+  it('keeps the order given and drops suites the key cannot serve', () => {
+    assert.deepEqual(
+      resolveTlsPolicy({
+        keyKind: 'rsa',
+        ciphers: [
+          'aes128-gcm-sha256',
+          'ECDHE-ECDSA-AES128-GCM-SHA256',
+          'ECDHE-RSA-AES256-GCM-SHA384',
+        ],
+      }).ciphers,
+      ['AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384'],
+    );
+  });
+  it('adds the TLS 1.3 AES-128-GCM suite when 1.3 is allowed and none is named', () => {
+    assert.deepEqual(resolveTlsPolicy({ keyKind: 'ec', tlsMax: '1.3' }).ciphers, [
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      'TLS_AES_128_GCM_SHA256',
+    ]);
+  });
+  it('refuses a list no suite of which fits the key', () => {
+    assert.throws(
+      () => resolveTlsPolicy({ keyKind: 'ec', ciphers: ['AES128-GCM-SHA256'] }),
+      /needs an RSA key/,
+    );
+  });
+  it('refuses CBC and unknown suites', () =>
+    usage(
+      () => resolveTlsPolicy({ keyKind: 'rsa', ciphers: ['AES128-SHA'] }),
+      /unknown or weak cipher suite "AES128-SHA"/,
+    ));
+});
