@@ -9,21 +9,18 @@ import { UsageError, isSecureStreamError } from './errors.js';
 import { createLogger } from './log.js';
 import {
   DEFAULT_PORT,
-  materialPaths,
-  parseCipherList,
-  parseCount,
-  parseDuration,
-  parseHost,
-  parsePort,
-  parseTlsMax,
-  type PkiFlags,
+  SERVE_DEFAULTS as D,
+  getOptions,
+  serveOptions,
+  type GetFlags,
+  type ServeFlags,
 } from './config.js';
 import { parseSize } from './size.js';
-import { parseHostPort } from './transport/tls.js';
-import { DEFAULT_LIMITS } from './transport/server.js';
 import { runGet, resultLine, type GetReporter } from './commands/get.js';
 import { runPayload } from './commands/payload.js';
-import { startServe } from './commands/serve.js';
+import { runEncrypt } from './commands/encrypt.js';
+import { runDecrypt } from './commands/decrypt.js';
+import { serveUntilSignalled, startServe } from './commands/serve.js';
 
 /** Exit codes (README "Exit codes"): scripts branch on these. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, tls: 3, refused: 4, integrity: 5 } as const;
@@ -77,9 +74,9 @@ function buildProgram(): Command {
     program
       .command('serve')
       .description('serve the files under --root to clients with a certificate from the CA')
-      .option('--root <dir>', 'folder to serve', './data')
+      .option('--root <dir>', 'folder to serve', D.root)
       .option('--host <addr>', 'address to listen on (default: all interfaces)')
-      .option('--port <n>', 'port (0 picks a free one)', String(DEFAULT_PORT))
+      .option('--port <n>', 'port (0 picks a free one)', D.port)
       .option(
         '--ciphers <list>',
         'ordered TLS suites, server order wins (default: ECDHE + AES128-GCM-SHA256 for the key)',
@@ -87,25 +84,37 @@ function buildProgram(): Command {
       .addOption(
         new Option('--tls-max <version>', 'highest TLS version')
           .choices(['1.2', '1.3'])
-          .default('1.2'),
+          .default(D.tlsMax),
       )
-      .option('--handshake-timeout <duration>', 'TCP accept to finished handshake', '10s')
-      .option('--request-timeout <duration>', 'handshake to complete request line', '10s')
+      .option(
+        '--handshake-timeout <duration>',
+        'TCP accept to finished handshake',
+        D.handshakeTimeout,
+      )
+      .option(
+        '--request-timeout <duration>',
+        'handshake to complete request line',
+        D.requestTimeout,
+      )
       .option(
         '--idle-timeout <duration>',
         'close a connection with no progress for this long',
-        '60s',
+        D.idleTimeout,
       )
-      .option('--max-connections <n>', 'connections at once', String(DEFAULT_LIMITS.maxConnections))
+      .option('--max-connections <n>', 'connections at once', D.maxConnections)
       .option(
         '--max-connections-per-address <n>',
         'connections at once from one address',
-        String(DEFAULT_LIMITS.maxConnectionsPerAddress),
+        D.maxConnectionsPerAddress,
+      )
+      .option(
+        '--encrypt',
+        "send every file as sstream-v1, encrypted to the client certificate's key",
       )
       .option(
         '--grace <duration>',
         'on SIGTERM/SIGINT, how long transfers in flight may finish',
-        '60s',
+        D.grace,
       )
       .addOption(
         new Option(
@@ -113,55 +122,11 @@ function buildProgram(): Command {
           'log lines as json or pretty (default: pretty on a terminal)',
         ).choices(['json', 'pretty']),
       ),
-  ).action(async (o: Record<string, string | undefined> & PkiFlags) => {
+  ).action(async (o: ServeFlags) => {
     const log = createLogger({
-      pretty: (o['logFormat'] ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty',
+      pretty: (o.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty',
     });
-    const running = await startServe(
-      {
-        root: o['root'] ?? './data',
-        host: o['host'] === undefined ? undefined : parseHost(o['host']),
-        port: parsePort(o['port'] ?? String(DEFAULT_PORT)),
-        material: materialPaths(o, 'server'),
-        ciphers: o['ciphers'] === undefined ? undefined : parseCipherList(o['ciphers']),
-        tlsMax: parseTlsMax(o['tlsMax'] ?? '1.2'),
-        limits: {
-          handshakeTimeoutMs: parseDuration(o['handshakeTimeout'] ?? '10s', '--handshake-timeout'),
-          requestTimeoutMs: parseDuration(o['requestTimeout'] ?? '10s', '--request-timeout'),
-          idleTimeoutMs: parseDuration(o['idleTimeout'] ?? '60s', '--idle-timeout'),
-          maxConnections: parseCount(o['maxConnections'] ?? '', '--max-connections'),
-          maxConnectionsPerAddress: parseCount(
-            o['maxConnectionsPerAddress'] ?? '',
-            '--max-connections-per-address',
-          ),
-        },
-        graceMs: parseDuration(o['grace'] ?? '60s', '--grace'),
-      },
-      log,
-      out,
-    );
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = (sig: string): void => {
-        if (stopping) {
-          log.warn({ signal: sig }, 'second signal: closing every connection now');
-          running.server.destroyAll();
-          return;
-        }
-        stopping = true;
-        log.info({ signal: sig, connections: running.server.connectionCount }, 'shutting down');
-        void running.stop().then(resolve);
-      };
-      process.on('SIGTERM', () => {
-        stop('SIGTERM');
-      });
-      process.on('SIGINT', () => {
-        stop('SIGINT');
-      });
-      process.on('SIGHUP', () => {
-        void running.reload();
-      });
-    });
+    await serveUntilSignalled(await startServe(serveOptions(o), log, out), log);
   });
 
   pkiOptions(
@@ -172,22 +137,55 @@ function buildProgram(): Command {
       .option('--server <host:port>', 'server to dial', `localhost:${DEFAULT_PORT}`)
       .option('--out <path>', 'where to store the file (default: basename of NAME here)')
       .option('--quiet', 'no progress bar')
-      .option('--verbose', 'print the negotiated protocol, suite and mode'),
-  ).action(async (name: string, o: Record<string, string | boolean | undefined> & PkiFlags) => {
-    const { host, port } = parseHostPort(String(o['server']), DEFAULT_PORT);
-    const result = await runGet(
-      {
-        name,
-        host,
-        port,
-        out: o['out'] as string | undefined,
-        material: materialPaths(o, 'client'),
-        verbose: o['verbose'] === true,
-      },
-      reporter(o['quiet'] !== true && process.stderr.isTTY),
-    );
+      .option('--verbose', 'print the negotiated protocol, suite and mode')
+      .option('--decrypt', 'store the plaintext of an encrypted (sstream-v1) response'),
+  ).action(async (name: string, o: GetFlags) => {
+    const result = await runGet(getOptions(name, o), reporter(!o.quiet && process.stderr.isTTY));
     out(resultLine(result));
   });
+
+  program
+    .command('encrypt')
+    .description('encrypt FILE to certificates or public keys (or a passphrase) as sstream-v1')
+    .argument('<file>', 'plaintext file')
+    .option(
+      '--to <cert-or-pubkey>',
+      'recipient certificate or public key, PEM (repeatable)',
+      collect,
+      [],
+    )
+    .option('--passphrase-file <file>', 'encrypt to the passphrase on the first line of this file')
+    .option('--out <path>', 'output (default FILE.sst)')
+    .action(async (file: string, o: { to: string[]; passphraseFile?: string; out?: string }) => {
+      await runEncrypt(
+        { file, to: o.to, ...defined({ passphraseFile: o.passphraseFile, out: o.out }) },
+        out,
+      );
+    });
+
+  program
+    .command('decrypt')
+    .description('decrypt an sstream-v1 FILE; prints the plaintext SHA-256')
+    .argument('<file>', 'encrypted file')
+    .option('--key <file>', 'private key, PEM')
+    .option('--pki <dir>', 'use DIR/client.key')
+    .option('--passphrase-file <file>', 'passphrase on the first line of this file')
+    .option('--out <path>', 'output (default FILE without .sst)')
+    .option('--expect-sha256 <hex>', 'fail unless the plaintext has this SHA-256')
+    .action(
+      async (
+        file: string,
+        o: {
+          key?: string;
+          pki?: string;
+          passphraseFile?: string;
+          out?: string;
+          expectSha256?: string;
+        },
+      ) => {
+        await runDecrypt({ file, ...defined(o) }, out);
+      },
+    );
 
   program
     .command('payload')
@@ -199,6 +197,17 @@ function buildProgram(): Command {
     });
 
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Drops undefined values, so optional options stay absent rather than undefined. */
+function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
 }
 
 /** stderr lines always; a progress bar only on a terminal. */

@@ -5,7 +5,10 @@
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 import { pkiPaths, type Role } from './pki/load.js';
-import type { TlsMax } from './transport/tls.js';
+import { DEFAULT_LIMITS } from './transport/server.js';
+import { parseHostPort, type TlsMax } from './transport/tls.js';
+import type { ServeOptions } from './commands/serve.js';
+import type { GetOptions } from './commands/get.js';
 
 export const DEFAULT_PORT = 8443;
 
@@ -88,4 +91,79 @@ export function parseCount(text: string, flag: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new UsageError(`invalid ${flag} "${text}"`, 'use a whole number of at least 1');
   return n;
+}
+
+/** `serve` flags as the CLI parser hands them over (strings, booleans, absent). */
+export interface ServeFlags extends PkiFlags {
+  root: string;
+  host?: string;
+  port: string;
+  ciphers?: string;
+  tlsMax: string;
+  handshakeTimeout: string;
+  requestTimeout: string;
+  idleTimeout: string;
+  maxConnections: string;
+  maxConnectionsPerAddress: string;
+  grace: string;
+  encrypt?: boolean;
+  logFormat?: 'json' | 'pretty';
+}
+
+export function serveOptions(f: ServeFlags): ServeOptions {
+  return {
+    root: f.root,
+    host: f.host === undefined ? undefined : parseHost(f.host),
+    port: parsePort(f.port),
+    material: materialPaths(f, 'server'),
+    ciphers: f.ciphers === undefined ? undefined : parseCipherList(f.ciphers),
+    tlsMax: parseTlsMax(f.tlsMax),
+    limits: {
+      handshakeTimeoutMs: parseDuration(f.handshakeTimeout, '--handshake-timeout'),
+      requestTimeoutMs: parseDuration(f.requestTimeout, '--request-timeout'),
+      idleTimeoutMs: parseDuration(f.idleTimeout, '--idle-timeout'),
+      maxConnections: parseCount(f.maxConnections, '--max-connections'),
+      maxConnectionsPerAddress: parseCount(
+        f.maxConnectionsPerAddress,
+        '--max-connections-per-address',
+      ),
+    },
+    graceMs: parseDuration(f.grace, '--grace'),
+    encrypt: f.encrypt === true,
+  };
+}
+
+/** Defaults of the `serve` flags, shown in --help and used when a flag is absent. */
+export const SERVE_DEFAULTS = {
+  root: './data',
+  port: String(DEFAULT_PORT),
+  tlsMax: '1.2',
+  handshakeTimeout: `${DEFAULT_LIMITS.handshakeTimeoutMs / 1000}s`,
+  requestTimeout: `${DEFAULT_LIMITS.requestTimeoutMs / 1000}s`,
+  idleTimeout: `${DEFAULT_LIMITS.idleTimeoutMs / 1000}s`,
+  maxConnections: String(DEFAULT_LIMITS.maxConnections),
+  maxConnectionsPerAddress: String(DEFAULT_LIMITS.maxConnectionsPerAddress),
+  grace: '60s',
+} as const;
+
+/** `get` flags as the CLI parser hands them over. */
+export interface GetFlags extends PkiFlags {
+  server: string;
+  out?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+  decrypt?: boolean;
+}
+
+export function getOptions(name: string, f: GetFlags): GetOptions {
+  const { host, port } = parseHostPort(f.server, DEFAULT_PORT);
+  return {
+    name,
+    host,
+    port,
+    out: f.out,
+    material: materialPaths(f, 'client'),
+    verbose: f.verbose === true,
+    decrypt: f.decrypt === true,
+  };
 }

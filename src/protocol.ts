@@ -53,7 +53,8 @@ export function findLineEnd(buf: Buffer): number {
  */
 export function parseRequestLine(line: Buffer): string {
   const body = line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, -1) : line;
-  if (body.length + 1 > MAX_REQUEST_LINE) throw new WireError('bad-request', 'request line too long');
+  if (body.length + 1 > MAX_REQUEST_LINE)
+    throw new WireError('bad-request', 'request line too long');
   if (body.length < 4 || body.toString('latin1', 0, 4) !== 'GET ') {
     throw new WireError('bad-request', 'expected "GET <name>"');
   }
@@ -85,7 +86,8 @@ export function checkName(name: string, byteLength = Buffer.byteLength(name)): v
   if (name.includes('\\')) throw new WireError('forbidden', 'name contains a backslash');
   if (name.startsWith('/')) throw new WireError('forbidden', 'name is absolute');
   for (const seg of name.split('/')) {
-    if (seg === '..' || seg === '.') throw new WireError('forbidden', `name has a "${seg}" segment`);
+    if (seg === '..' || seg === '.')
+      throw new WireError('forbidden', `name has a "${seg}" segment`);
     if (seg === '') throw new WireError('bad-request', 'name has an empty segment');
   }
 }

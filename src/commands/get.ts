@@ -1,9 +1,11 @@
 /** `securestream get`: wiring from validated settings to one verified download. */
+import { createPrivateKey } from 'node:crypto';
 import { posix } from 'node:path';
 import type { MaterialPaths } from '../config.js';
 import { sha256sumLine } from '../digest.js';
 import { loadTlsMaterial } from '../pki/load.js';
-import { fetchFile, type FetchOptions, type FetchResult } from '../transport/client.js';
+import { fetchFile, type FetchResult } from '../transport/client.js';
+import { sstreamDecoder } from '../transport/sstream.js';
 
 export interface GetOptions {
   name: string;
@@ -12,6 +14,8 @@ export interface GetOptions {
   out?: string | undefined;
   material: MaterialPaths;
   verbose: boolean;
+  /** Store the plaintext of an sstream-v1 body instead of the ciphertext. */
+  decrypt: boolean;
 }
 
 /** What the command reports while it runs; the CLI maps it to stderr lines and a progress bar. */
@@ -27,13 +31,10 @@ export function defaultOutPath(name: string): string {
   return posix.basename(name);
 }
 
-export async function runGet(
-  opts: GetOptions,
-  report: GetReporter,
-  extra: Pick<FetchOptions, 'decoderFor' | 'encryptedOutPath'> = {},
-): Promise<FetchResult> {
+export async function runGet(opts: GetOptions, report: GetReporter): Promise<FetchResult> {
   const material = await loadTlsMaterial({ ...opts.material, role: 'client' });
   const outPath = opts.out ?? defaultOutPath(opts.name);
+  const key = createPrivateKey(material.key);
   try {
     return await fetchFile({
       host: opts.host,
@@ -41,7 +42,9 @@ export async function runGet(
       pem: material,
       name: opts.name,
       outPath,
-      ...extra,
+      // An encrypted body is stored as NAME.sst unless --out names the file.
+      ...(opts.out === undefined ? { encryptedOutPath: `${outPath}.sst` } : {}),
+      decoderFor: (mode) => (mode === 'sstream-v1' ? sstreamDecoder(key, opts.decrypt) : undefined),
       onSecure: ({ protocol, cipher }) => {
         if (opts.verbose) {
           report.info(

@@ -7,6 +7,7 @@ import { resolveRoot } from '../files.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
 import { FileServer, type ServerLimits } from '../transport/server.js';
 import type { Authorizer } from '../transport/session.js';
+import { sstreamEncoderFor } from '../transport/sstream.js';
 import {
   resolveTlsPolicy,
   type ServerKeyKind,
@@ -23,6 +24,8 @@ export interface ServeOptions {
   tlsMax?: TlsMax | undefined;
   limits: ServerLimits;
   graceMs: number;
+  /** Send every file as sstream-v1, encrypted to the client certificate's key. */
+  encrypt: boolean;
 }
 
 /** Everything a reload re-reads from disk. */
@@ -88,7 +91,7 @@ export async function startServe(
     policy: l.policy,
     rootReal: l.rootReal,
     authorize: ALLOW_ALL,
-    encoderFor: () => undefined,
+    encoderFor: opts.encrypt ? sstreamEncoderFor : () => undefined,
   });
   const server = new FileServer(
     { ...wire(loaded), host: opts.host, port: opts.port, limits: opts.limits },
@@ -98,7 +101,7 @@ export async function startServe(
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   say(
     `securestream: listening on ${shown}:${addr.port} (TLS ${loaded.policy.tlsMax === '1.3' ? '1.2-1.3' : '1.2 only'}, ` +
-      `ciphers ${loaded.policy.ciphers.join(':')}; client certificates required; mode plain; root ${loaded.rootReal})`,
+      `ciphers ${loaded.policy.ciphers.join(':')}; client certificates required; mode ${opts.encrypt ? 'sstream-v1' : 'plain'}; root ${loaded.rootReal})`,
   );
   log.info(
     {
@@ -137,4 +140,33 @@ export async function startServe(
       log.info({ forced }, 'stopped');
     },
   };
+}
+
+/**
+ * Runs until SIGTERM/SIGINT: the first stops accepting and lets transfers finish within the
+ * grace period, a second closes every connection at once. SIGHUP reloads.
+ */
+export async function serveUntilSignalled(running: RunningServer, log: Logger): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: closing every connection now');
+        running.server.destroyAll();
+        return;
+      }
+      stopping = true;
+      log.info({ signal, connections: running.server.connectionCount }, 'shutting down');
+      void running.stop().then(resolve);
+    };
+    process.on('SIGTERM', () => {
+      stop('SIGTERM');
+    });
+    process.on('SIGINT', () => {
+      stop('SIGINT');
+    });
+    process.on('SIGHUP', () => {
+      void running.reload();
+    });
+  });
 }

@@ -1,0 +1,184 @@
+import { createHash, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AtomicFile } from '../atomic.js';
+import { sha256sumLine } from '../digest.js';
+import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
+import {
+  createEncryptStream,
+  passphraseRecipient,
+  recipientFromCertificate,
+  recipientFromPublicKey,
+  type Recipient,
+} from '../format/index.js';
+import { parseCertificates, pemBlocks, readPemFile } from '../pki/load.js';
+
+/** Options of `securestream encrypt FILE`. */
+export interface EncryptCommandOptions {
+  /** Plaintext input path. */
+  readonly file: string;
+  /** `--to PATH` (repeatable): certificate or public-key PEM files; each becomes a recipient. */
+  readonly to: readonly string[];
+  /** `--passphrase-file PATH`: encrypt to the passphrase on its first line instead. */
+  readonly passphraseFile?: string;
+  /** `--out PATH`, default FILE.sst. */
+  readonly out?: string;
+  /** scrypt work factor for --passphrase-file (10..20, default 18). */
+  readonly log2N?: number;
+}
+
+/** Longest passphrase file read; a passphrase is a line, not a document. */
+const MAX_PASSPHRASE_FILE = 64 * 1024;
+/** Output is written in batches of about this many bytes. */
+const WRITE_BATCH = 1 << 20;
+
+/**
+ * Encrypts FILE to the recipients into an output that appears only when complete, then prints
+ * the sha256sum line of the encrypted file.
+ */
+export async function runEncrypt(
+  opts: EncryptCommandOptions,
+  out: (line: string) => void,
+): Promise<void> {
+  if (opts.to.length > 0 && opts.passphraseFile !== undefined) {
+    throw new UsageError('--to and --passphrase-file cannot be combined');
+  }
+  if (opts.to.length === 0 && opts.passphraseFile === undefined) {
+    throw new UsageError('no recipient given', 'pass --to CERT.pem or --passphrase-file FILE');
+  }
+  const outPath = opts.out ?? `${opts.file}.sst`;
+  assertNotInput(opts.file, outPath);
+  const recipients: Recipient[] =
+    opts.passphraseFile !== undefined
+      ? [passphraseRecipient(await readPassphraseFile(opts.passphraseFile), { log2N: opts.log2N })]
+      : await Promise.all(opts.to.map(loadRecipient));
+  const hex = await streamToFile(opts.file, createEncryptStream({ recipients }), outPath);
+  out(sha256sumLine(hex, outPath));
+}
+
+/** A recipient from a PEM file holding a certificate or a public (or private) key. */
+async function loadRecipient(path: string): Promise<Recipient> {
+  const text = await readPemFile(path);
+  if (pemBlocks(text).some((b) => b.label === 'CERTIFICATE')) {
+    return recipientFromCertificate(parseCertificates(text, path)[0] as X509Certificate);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(text);
+  } catch (e) {
+    throw new SecureStreamError(
+      'pki-invalid',
+      `"${path}" holds no pem certificate or public key`,
+      'pass a certificate (client.crt) or a public key in PEM',
+      { cause: e },
+    );
+  }
+  return recipientFromPublicKey(key);
+}
+
+/** UsageError when the output would replace the input. */
+export function assertNotInput(input: string, output: string): void {
+  if (resolve(input) === resolve(output)) {
+    throw new UsageError(`output "${output}" is the input file`, 'choose another --out');
+  }
+}
+
+/**
+ * Reads a passphrase file: its first line, line ending stripped, NFC-normalised.
+ * @throws SecureStreamError `passphrase-empty`, `input-not-found`, `input-unreadable`
+ */
+export async function readPassphraseFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(MAX_PASSPHRASE_FILE);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      text = buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw inputError(e, path);
+  }
+  const line = (text.split('\n', 1)[0] ?? '').replace(/\r$/, '').normalize('NFC');
+  if (line.length === 0) {
+    throw new SecureStreamError(
+      'passphrase-empty',
+      `passphrase file "${path}" has an empty first line`,
+      'put the passphrase on the first line',
+    );
+  }
+  return line;
+}
+
+/** Maps errors opening or reading an input file to codes a user can act on. */
+export function inputError(e: unknown, path: string): SecureStreamError {
+  if (e instanceof SecureStreamError) return e;
+  const code = errnoCode(e);
+  if (code === 'ENOENT') {
+    return new SecureStreamError('input-not-found', `input "${path}" does not exist`, undefined, {
+      cause: e,
+    });
+  }
+  const why = code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e);
+  return new SecureStreamError('input-unreadable', `cannot read "${path}": ${why}`, undefined, {
+    cause: e,
+  });
+}
+
+/**
+ * Streams `input` through `transform` into an AtomicFile at `outPath` and returns the SHA-256
+ * (hex) of the bytes written. `accept`, given that digest, may throw to refuse the result.
+ * On any failure the temporary file is removed and nothing appears at `outPath`.
+ */
+export async function streamToFile(
+  input: string,
+  transform: Transform,
+  outPath: string,
+  accept: (hex: string) => void = () => undefined,
+): Promise<string> {
+  const source = await openInput(input);
+  const file = await AtomicFile.create(outPath);
+  const hash = createHash('sha256');
+  try {
+    await pipeline(source, transform, async (chunks: AsyncIterable<Buffer>) => {
+      let batch: Buffer[] = [];
+      let size = 0;
+      for await (const b of chunks) {
+        hash.update(b);
+        batch.push(b);
+        size += b.length;
+        if (size >= WRITE_BATCH) {
+          await file.handle.writev(batch);
+          batch = [];
+          size = 0;
+        }
+      }
+      if (batch.length) await file.handle.writev(batch);
+    });
+    const hex = hash.digest('hex');
+    accept(hex);
+    await file.commit();
+    return hex;
+  } catch (e) {
+    await file.abort();
+    throw e;
+  }
+}
+
+async function openInput(path: string): Promise<Readable> {
+  try {
+    const fh = await open(path, 'r');
+    if ((await fh.stat()).isDirectory()) {
+      await fh.close();
+      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    }
+    return createReadStream('', { fd: fh, highWaterMark: WRITE_BATCH });
+  } catch (e) {
+    throw inputError(e, path);
+  }
+}
