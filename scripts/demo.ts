@@ -24,19 +24,32 @@ function cli(args: string[]): Promise<string> {
   });
 }
 
-function startServer(args: string[]): Promise<{ proc: ChildProcess; port: number }> {
+interface Server {
+  proc: ChildProcess;
+  port: number;
+  /** The server's own log lines (JSON), one per connection. */
+  log: () => Record<string, unknown>[];
+}
+
+function startServer(args: string[]): Promise<Server> {
   return new Promise((res, rej) => {
     const proc = spawn(process.execPath, [CLI, 'serve', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    proc.stderr.resume();
+    let err = '';
+    proc.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const log = (): Record<string, unknown>[] =>
+      err
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     proc.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /listening on \S+:(\d+) /.exec(out);
       if (m?.[1]) {
         process.stdout.write(`${out.trim()}\n`);
-        res({ proc, port: Number(m[1]) });
+        res({ proc, port: Number(m[1]), log });
       }
     });
     proc.on('exit', (code) => rej(new Error(`server exited with ${code}`)));
@@ -93,13 +106,17 @@ async function main(): Promise<number> {
     const seconds = (Date.now() - started) / 1000;
     const want = digestOf(payload);
     console.log('\nreport');
-    console.log(`  server  ${want}  payload.bin (64 MiB)`);
+    console.log(`  ${'source (server)'.padEnd(22)}${want}  payload.bin, 64 MiB`);
     let ok = true;
     for (const [i, line] of results.entries()) {
-      const match = digestOf(line) === want;
+      const name = clients[i] ?? '';
+      const sent = s.log().find((l) => l['msg'] === 'connection' && l['subject'] === `CN=${name}`);
+      const sentHex = typeof sent?.['sha256'] === 'string' ? sent['sha256'] : '(no log line)';
+      const match = digestOf(line) === want && sentHex === want;
       ok &&= match;
+      console.log(`  ${`server -> ${name}`.padEnd(22)}${sentHex}  trailer digest sent`);
       console.log(
-        `  ${(clients[i] ?? '').padEnd(6)}  ${digestOf(line)}  ${match ? 'MATCH' : 'MISMATCH'}`,
+        `  ${`${name} stored`.padEnd(22)}${digestOf(line)}  ${match ? 'MATCH' : 'MISMATCH'}`,
       );
     }
     console.log(

@@ -11,6 +11,9 @@ import {
   DEFAULT_PORT,
   SERVE_DEFAULTS as D,
   getOptions,
+  parseCount,
+  pkiInitOptions,
+  type PkiInitFlags,
   serveOptions,
   type GetFlags,
   type ServeFlags,
@@ -18,6 +21,7 @@ import {
 import { parseSize } from './size.js';
 import { runGet, resultLine, type GetReporter } from './commands/get.js';
 import { runPayload } from './commands/payload.js';
+import { runPkiInit, runPkiIssueClient, runPkiRevoke } from './commands/pki.js';
 import { runEncrypt } from './commands/encrypt.js';
 import { runDecrypt } from './commands/decrypt.js';
 import { serveUntilSignalled, startServe } from './commands/serve.js';
@@ -186,6 +190,42 @@ function buildProgram(): Command {
         await runDecrypt({ file, ...defined(o) }, out);
       },
     );
+
+  const pki = program
+    .command('pki')
+    .description('make and manage a CA, server and client certificates');
+  pki
+    .command('init')
+    .description('create a CA, a server certificate and client certificates')
+    .option('--dir <dir>', 'PKI folder', 'pki')
+    .addOption(
+      new Option('--key-type <type>', 'key algorithm').choices(['ec', 'rsa']).default('ec'),
+    )
+    .option('--rsa-bits <n>', 'RSA modulus size with --key-type rsa', '2048')
+    .option('--days <n>', 'validity of server and client certificates in days', '825')
+    .option('--san <host-or-ip>', 'extra server name or IP address (repeatable)', collect, [])
+    .option('--client <name>', 'extra client certificate NAME.crt (repeatable)', collect, [])
+    .option('--force', 'replace an existing PKI in --dir')
+    .action(async (o: PkiInitFlags) => {
+      await runPkiInit(pkiInitOptions(o), out);
+    });
+  pki
+    .command('issue-client')
+    .description('issue one more client certificate from the existing CA')
+    .argument('<name>', 'client name: NAME.crt and NAME.key')
+    .option('--dir <dir>', 'PKI folder', 'pki')
+    .option('--days <n>', 'validity in days', '825')
+    .action(async (name: string, o: { dir: string; days: string }) => {
+      await runPkiIssueClient({ dir: o.dir, name, days: parseCount(o.days, '--days') }, out);
+    });
+  pki
+    .command('revoke')
+    .description('revoke a client certificate by NAME or serial; writes DIR/crl.pem')
+    .argument('<name-or-serial>', 'client name (NAME.crt in the PKI folder) or hex serial')
+    .option('--dir <dir>', 'PKI folder', 'pki')
+    .action(async (target: string, o: { dir: string }) => {
+      await runPkiRevoke({ dir: o.dir, target }, out);
+    });
 
   program
     .command('payload')

@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from './transport/server.js';
 import { parseHostPort, type TlsMax } from './transport/tls.js';
 import type { ServeOptions } from './commands/serve.js';
 import type { GetOptions } from './commands/get.js';
+import type { PkiInitOptions } from './commands/pki.js';
 
 export const DEFAULT_PORT = 8443;
 
@@ -165,5 +166,33 @@ export function getOptions(name: string, f: GetFlags): GetOptions {
     material: materialPaths(f, 'client'),
     verbose: f.verbose === true,
     decrypt: f.decrypt === true,
+  };
+}
+
+/** `pki init` flags as the CLI parser hands them over. */
+export interface PkiInitFlags {
+  dir: string;
+  keyType: 'ec' | 'rsa';
+  rsaBits: string;
+  days: string;
+  san: string[];
+  client: string[];
+  force?: boolean;
+}
+
+/** `client.crt` is always made; each `--client NAME` adds NAME.crt beside it. */
+export function pkiInitOptions(f: PkiInitFlags): PkiInitOptions {
+  const bits = parseCount(f.rsaBits, '--rsa-bits');
+  if (f.keyType === 'rsa' && (bits < 2048 || bits > 8192 || bits % 8 !== 0)) {
+    throw new UsageError(`invalid --rsa-bits "${f.rsaBits}"`, 'use 2048, 3072 or 4096');
+  }
+  return {
+    dir: f.dir,
+    keyType: f.keyType,
+    rsaBits: bits,
+    days: parseCount(f.days, '--days'),
+    sans: f.san,
+    clients: ['client', ...f.client.filter((c) => c !== 'client')],
+    force: f.force === true,
   };
 }

@@ -1,0 +1,105 @@
+import { revoke, type RevokeResult } from '../pki/crl.js';
+import {
+  initPki,
+  issueClient,
+  type InitPkiResult,
+  type IssueClientResult,
+  type KeySpec,
+  type KeyType,
+} from '../pki/generate.js';
+
+/** Receives one line of standard output (without the newline). */
+export type Out = (line: string) => void;
+
+/** `securestream pki init` options, already parsed from flags. */
+export interface PkiInitOptions {
+  /** PKI folder (--dir / --pki), created with mode 0700 when missing. */
+  dir: string;
+  /** --key-type; default 'ec' (P-256). */
+  keyType?: KeyType;
+  /** --rsa-bits; default 2048, only used with keyType 'rsa'. */
+  rsaBits?: number;
+  /** --days: leaf validity; default 825. The CA gets max(3650, days). */
+  days?: number;
+  /** --san (repeatable): extra server DNS names or IP addresses. */
+  sans?: string[];
+  /** --client (repeatable): client certificate names; default ['client']. */
+  clients?: string[];
+  /** --force: replace existing files. */
+  force?: boolean;
+}
+
+/** `securestream pki issue-client NAME` options. */
+export interface PkiIssueClientOptions {
+  dir: string;
+  name: string;
+  days?: number;
+  /** Default: the CA's key type. */
+  keyType?: KeyType;
+  rsaBits?: number;
+}
+
+/** `securestream pki revoke TARGET` options. */
+export interface PkiRevokeOptions {
+  dir: string;
+  /** Client name or hex serial. */
+  target: string;
+}
+
+/** Creates a PKI folder and reports what was written. */
+export async function runPkiInit(opts: PkiInitOptions, out: Out): Promise<InitPkiResult> {
+  const r = await initPki(opts);
+  out(`created an ${describeKey(r.keySpec)} PKI in ${r.dir}`);
+  for (const path of r.files) out(`  wrote ${path}${path.endsWith('.key') ? ' (mode 0600)' : ''}`);
+  for (const path of r.removed) out(`  removed ${path} (revocation list of the replaced CA)`);
+  out(`server names: ${r.serverNames.join(', ')}`);
+  out(`clients: ${r.clients.join(', ')}`);
+  out(`certificates valid until ${day(r.leafNotAfter)}, the CA until ${day(r.caNotAfter)}`);
+  out('copy ca.crt and one client.crt/client.key pair to each client; keep ca.key private');
+  return r;
+}
+
+/** Issues one more client certificate and reports where it went. */
+export async function runPkiIssueClient(
+  opts: PkiIssueClientOptions,
+  out: Out,
+): Promise<IssueClientResult> {
+  const r = await issueClient(opts);
+  out(`issued client certificate "${opts.name}" (${describeKey(r.keySpec)})`);
+  out(`  wrote ${r.certPath}`);
+  out(`  wrote ${r.keyPath} (mode 0600)`);
+  out(`serial ${r.serialHex}, valid until ${day(r.notAfter)}`);
+  return r;
+}
+
+/** Revokes a client certificate or serial and reports the CRL written. */
+export async function runPkiRevoke(opts: PkiRevokeOptions, out: Out): Promise<RevokeResult> {
+  const r = await revoke(opts);
+  const what =
+    r.name === undefined ? `serial ${r.serialHex}` : `"${r.name}" (serial ${r.serialHex})`;
+  if (r.alreadyRevoked) {
+    out(`${what} was already revoked; ${r.crlPath} is unchanged`);
+    return r;
+  }
+  out(`revoked ${what}`);
+  out(`  wrote ${r.crlPath} (crl number ${r.crlNumber}, ${r.revokedCount} revoked)`);
+  out('a running server picks up the new list on SIGHUP (kill -HUP <pid>)');
+  return r;
+}
+
+function describeKey(spec: KeySpec): string {
+  switch (spec.kind) {
+    case 'ec':
+      return `EC ${spec.curve}`;
+    case 'rsa':
+      return `RSA-${spec.bits}`;
+    case 'rsa-pss':
+      return `RSA-PSS-${spec.bits}`;
+    case 'ed25519':
+      return 'Ed25519';
+  }
+}
+
+function day(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
