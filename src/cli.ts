@@ -278,14 +278,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return EXIT.ok;
-  } catch (e) {
+  } catch (caught) {
+    let e = caught;
     if (e instanceof CommanderError) {
-      if (
-        e.code === 'commander.helpDisplayed' ||
-        e.code === 'commander.version' ||
-        e.code === 'commander.help'
-      )
-        return EXIT.ok;
+      const informational = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      if (informational.includes(e.code)) return EXIT.ok;
       e = new UsageError(e.message.replace(/^error: /, ''), 'see "securestream --help"');
     }
     printError(e);

@@ -17,7 +17,7 @@ export function createLogger(opts: {
     // loses no line on exit.
     return pino(
       { level, base: undefined },
-      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
+       
       prettyStream(),
     );
   }

@@ -115,7 +115,8 @@ export function encodeTrailer(bodySha256: string, plaintextSha256?: string): Buf
 
 export type ResponseHeader =
   | { kind: 'ok'; length: number; mode: Mode }
-  | { kind: 'err'; code: WireErrorCode | string; message: string };
+  /** `code` is kept as sent: a newer server may use codes this client does not know. */
+  | { kind: 'err'; code: string; message: string };
 
 /** Parses a response header line (LF excluded, CR tolerated). Strict: canonical decimals only. */
 export function parseResponseHeader(line: Buffer): ResponseHeader {

@@ -118,9 +118,8 @@ const CN_MAX = 64; // ub-common-name, RFC 5280 appendix A
 /** Generates a private key as described by `spec` (async, off the main thread). */
 export function generateKey(spec: KeySpec): Promise<KeyObject> {
   if ((spec.kind === 'rsa' || spec.kind === 'rsa-pss') && !validRsaBits(spec.bits)) {
-    throw new UsageError(
-      `invalid rsa key size ${spec.bits}: expected ${RSA_MIN_BITS}-${RSA_MAX_BITS}`,
-    );
+    const msg = `invalid rsa key size ${spec.bits}: expected ${RSA_MIN_BITS}-${RSA_MAX_BITS}`;
+    return Promise.reject(new UsageError(msg));
   }
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, _pub: KeyObject, key: KeyObject): void => {

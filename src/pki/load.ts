@@ -51,6 +51,12 @@ export interface LoadTlsOptions {
   certPath: string;
   keyPath: string;
   role: Role;
+  /**
+   * Require the certificate to be issued by a CA in caPath. Default: true for the server,
+   * whose CA file is the one clients are checked against; false for a client, whose CA file
+   * names who signs the server, not necessarily who signed the client.
+   */
+  requireIssuedByCa?: boolean;
   /** Reference time for validity checks; defaults to the current time. */
   now?: Date;
 }
@@ -104,16 +110,17 @@ export async function loadTlsMaterial(opts: LoadTlsOptions): Promise<TlsMaterial
   const key = parsePrivateKey(keyText, opts.keyPath);
   assertKeyMatches(key, leaf, opts.keyPath, opts.certPath);
   const issuer = findIssuer(leaf, cas);
-  if (!issuer) {
+  if (!issuer && (opts.requireIssuedByCa ?? opts.role === 'server')) {
     throw new SecureStreamError(
       'pki-untrusted',
-      `certificate "${opts.certPath}" (${subjectOf(leaf)}) is not signed by a ca in "${opts.caPath}"`,
+      `certificate "${opts.certPath}" (${subjectOf(leaf)}) is not signed by a ca in ` +
+        `"${opts.caPath}"`,
       'use the ca.crt of the PKI that issued it, or issue a new certificate from this CA',
     );
   }
   assertUsage(leaf, opts.role, opts.certPath);
   assertValidAt(leaf, now, opts.certPath);
-  assertValidAt(issuer, now, opts.caPath);
+  if (issuer) assertValidAt(issuer, now, opts.caPath);
   return {
     ca: cas.map((c) => c.toString()).join(''),
     cert: certs.map((c) => c.toString()).join(''),

@@ -129,7 +129,18 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
       socket.write(encodeRequest(opts.name));
     });
     socket.on('error', (e: Error) => {
-      if (!ctx.peer) ctx.peer = socket.getPeerCertificate();
+      // Once the server has started answering, it accepted our certificate: a reset now is a
+      // broken transfer, not a handshake problem.
+      if (state !== 'header' || lineLen > 0) {
+        fail(
+          new SecureStreamError(
+            'truncated',
+            `the connection broke after ${received} of ${length} bytes (${(e as { code?: string }).code ?? e.message})`,
+            'the server stopped or the network failed; try again',
+          ),
+        );
+        return;
+      }
       fail(e);
     });
     sink.on('error', fail);

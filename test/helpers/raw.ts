@@ -36,7 +36,9 @@ export function rawExchange(opts: {
       if (opts.send !== undefined) socket.write(opts.send);
     });
     socket.on('data', (b: Buffer) => chunks.push(b));
-    socket.on('error', (e) => (error = e));
+    socket.on('error', (e: Error) => {
+      error = e;
+    });
     socket.on('close', () => {
       clearTimeout(timer);
       resolve({ received: Buffer.concat(chunks), ...(error ? { error } : {}) });

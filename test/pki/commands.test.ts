@@ -28,7 +28,7 @@ describe('pki commands', () => {
     const { lines, out } = capture();
     const r = await runPkiInit({ dir, sans: ['files.example'], clients: ['client', 'bob'] }, out);
     const text = lines.join('\n');
-    assert.match(lines[0] ?? '', new RegExp(`^created a EC P-256 PKI in ${dir}$`));
+    assert.match(lines[0] ?? '', new RegExp(`^created an EC P-256 PKI in ${dir}$`));
     for (const f of ['ca.crt', 'ca.key', 'server.crt', 'server.key', 'bob.crt', 'bob.key']) {
       assert.ok(text.includes(`wrote ${join(dir, f)}`), f);
     }
@@ -49,7 +49,7 @@ describe('pki commands', () => {
   test('init --key-type rsa names the RSA size', async () => {
     const { lines, out } = capture();
     await runPkiInit({ dir: join(root, 'rsa'), keyType: 'rsa', rsaBits: 2048 }, out);
-    assert.match(lines[0] ?? '', /^created a RSA-2048 PKI in /);
+    assert.match(lines[0] ?? '', /^created an RSA-2048 PKI in /);
   });
 
   test('issue-client prints paths, key type and serial', async () => {

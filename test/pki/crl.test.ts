@@ -94,7 +94,7 @@ describe('revoke', () => {
     assert.equal(c.status, 0, c.stdout + c.stderr);
   });
 
-  test('a serial with the high bit set and leading zeros is encoded as a positive INTEGER', async () => {
+  test('a high-bit serial with leading zeros is encoded as a positive INTEGER', async () => {
     const r = await revoke({ dir, target: '00:80:01' });
     assert.equal(r.serialHex, '8001');
     const text = openssl(['crl', '-in', join(dir, 'crl.pem'), '-noout', '-text']).stdout;
@@ -151,7 +151,7 @@ describe('readCrl', () => {
     assert.deepEqual(pem, await readFile(join(dir, 'crl.pem'), 'utf8'));
   });
 
-  test('pki-crl-foreign against another CA, pki-invalid for junk, pki-missing when absent', async () => {
+  test('pki-crl-foreign for another CA, pki-invalid for junk, pki-missing', async () => {
     const otherCa = await readFile(join(other, 'ca.crt'), 'utf8');
     await rejectsWith(readCrl(join(dir, 'crl.pem'), { ca: otherCa }), 'pki-crl-foreign');
     await readCrl(join(dir, 'crl.pem')); // without a CA only the format is checked

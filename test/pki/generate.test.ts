@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   checkClientNames,
   createCa,
+  generateKey,
   initPki,
   issueCertificate,
   issueClient,
@@ -51,7 +52,7 @@ describe('initPki with EC keys', () => {
     await initPki({ dir, sans: ['Files.Example.COM', '10.0.0.5', '2001:DB8::1'] });
   });
 
-  test('writes the six files, keys 0600, certificates not group/other-writable, dir 0700', async () => {
+  test('writes six files: keys 0600, certs not group/other-writable, dir 0700', async () => {
     const names = (await readdir(dir)).sort();
     assert.deepEqual(names, [
       'ca.crt',
@@ -265,11 +266,14 @@ describe('name validation', () => {
     ['::ffff:10.0.0.1', '::ffff:a00:1'],
   ];
   for (const [input, want] of sans) {
-    test(`normalizeSan(${input}) = ${want}`, () => assert.equal(normalizeSan(input), want));
+    test(`normalizeSan(${input}) = ${want}`, () => {
+      assert.equal(normalizeSan(input), want);
+    });
   }
   for (const bad of ['1.2.3', '*.com', 'a.*.example', 'x'.repeat(64) + '.example', 'a b']) {
-    test(`normalizeSan rejects ${bad.slice(0, 20)}`, () =>
-      assert.throws(() => normalizeSan(bad), { code: 'usage' }));
+    test(`normalizeSan rejects ${bad.slice(0, 20)}`, () => {
+      assert.throws(() => normalizeSan(bad), { code: 'usage' });
+    });
   }
   test('client names that are file-name safe pass unchanged', () => {
     assert.deepEqual(checkClientNames(['a', 'Bob.laptop_2-x', '9']), ['a', 'Bob.laptop_2-x', '9']);
@@ -366,6 +370,10 @@ describe('createCa and issueCertificate', () => {
     );
   });
 
+  test('RSA keys outside 1024-16384 bits are a rejected promise (usage)', async () => {
+    await rejectsWith(generateKey({ kind: 'rsa', bits: 512 }), 'usage', /512/);
+  });
+
   test('an Ed25519 CA is refused (pki-unsupported-key)', async () => {
     await rejectsWith(
       createCa({ commonName: 'x', keySpec: { kind: 'ed25519' }, ...valid() }),
@@ -438,7 +446,7 @@ describe('issueClient', () => {
     await rejectsWith(issueClient({ dir: ecDir, name: 'a/b' }), 'usage');
   });
 
-  test('refuses a validity past the CA (pki-outlives-ca) and a missing CA (pki-missing)', async () => {
+  test('refuses a validity past the CA (pki-outlives-ca), a missing CA (pki-missing)', async () => {
     await rejectsWith(issueClient({ dir: ecDir, name: 'long', days: 5000 }), 'pki-outlives-ca');
     await assert.rejects(stat(join(ecDir, 'long.crt')), { code: 'ENOENT' });
     await rejectsWith(issueClient({ dir: join(root, 'nothing'), name: 'x' }), 'pki-missing');

@@ -87,7 +87,7 @@ describe('loadTlsMaterial accepts good material', () => {
     await loadTlsMaterial(opts(pki.rsaCaClient, 'client', pki.rsaCa));
   });
 
-  test('a CA bundle: the leaf may come from any of its CAs; leaf certificates in it are dropped', async () => {
+  test('a CA bundle: any of its CAs may issue; leaf certificates in it are dropped', async () => {
     const bundle = await put(
       'bundle.crt',
       [
@@ -315,7 +315,7 @@ describe('loadTlsMaterial error codes', () => {
       }),
     ],
     ['key is not PEM', async () => ({ keyPath: await put('junk.key', 'hello\n') })],
-    ['key file holds a certificate', async () => ({ keyPath: pki.client.cert })],
+    ['key file holds a certificate', () => Promise.resolve({ keyPath: pki.client.cert })],
     [
       'key body corrupted',
       async () => ({
@@ -334,7 +334,7 @@ describe('loadTlsMaterial error codes', () => {
         ),
       }),
     ],
-    ['ca file holds only a leaf certificate', async () => ({ caPath: pki.client.cert })],
+    ['ca file holds only a leaf certificate', () => Promise.resolve({ caPath: pki.client.cert })],
     [
       'file larger than the cap',
       async () => ({ caPath: await put('huge.crt', Buffer.alloc(MAX_PEM_BYTES + 1, 65)) }),
@@ -356,14 +356,26 @@ describe('loadTlsMaterial error codes', () => {
 
   test('pki-untrusted: a client from the rogue CA with the same CA name', async () => {
     await failsWith(
-      opts(pki.rogueClient, 'client'),
+      { ...opts(pki.rogueClient, 'client'), requireIssuedByCa: true },
       'pki-untrusted',
       /rogueClient\.crt.*not signed by a ca/,
     );
   });
 
   test('pki-untrusted: the real client checked against the rogue CA', async () => {
-    await failsWith(opts(pki.client, 'client', pki.rogueCa), 'pki-untrusted');
+    await failsWith(
+      { ...opts(pki.client, 'client', pki.rogueCa), requireIssuedByCa: true },
+      'pki-untrusted',
+    );
+  });
+
+  test('a client certificate from another CA than the server CA file loads for the client', async () => {
+    const m = await loadTlsMaterial(opts(pki.rogueClient, 'client'));
+    assert.equal(m.certInfo.subject, 'CN=client');
+  });
+
+  test('pki-untrusted is the default for the server role', async () => {
+    await failsWith(opts(pki.server, 'server', pki.rogueCa), 'pki-untrusted');
   });
 
   test('pki-untrusted: right issuer name and key id, tampered signature', async () => {
@@ -376,7 +388,10 @@ describe('loadTlsMaterial error codes', () => {
       'tampered.crt',
       `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`,
     );
-    await failsWith({ ...opts(pki.client, 'client'), certPath: cert }, 'pki-untrusted');
+    await failsWith(
+      { ...opts(pki.client, 'client'), certPath: cert, requireIssuedByCa: true },
+      'pki-untrusted',
+    );
   });
 
   test('pki-wrong-usage: server certificate used by a client, and the reverse', async () => {

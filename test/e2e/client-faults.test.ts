@@ -1,0 +1,456 @@
+/**
+ * `securestream get` under faults, as real processes: a scripted fake server for every way a
+ * response can go wrong on the wire, the real server killed mid-stream, and output folders
+ * that are missing, read-only or full. PROTOCOL-v1: anything short of a complete transfer is
+ * a failed transfer and "the client keeps nothing" — so every case lists the output folder.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { startFakeServer, type FakeScript } from '../helpers/fakeserver.js';
+import { makeTestPki, type TestPki } from '../helpers/pki.js';
+import { CLI, runCli, startServer, tempDir, type RunResult } from '../helpers/proc.js';
+
+const EXIT_FAILURE = 1;
+const EXIT_TLS = 3;
+const EXIT_INTEGRITY = 5;
+const MiB = 1024 * 1024;
+const isRoot = process.getuid?.() === 0;
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const BODY = randomBytes(100_000);
+const SHA = sha256(BODY);
+const OTHER_SHA = sha256(Buffer.from('not the body'));
+const OK = `OK ${BODY.length} plain\n`;
+const TRAILER = `SHA256 ${SHA}\n`;
+
+let work: { path: string; remove: () => Promise<void> };
+let pki: TestPki;
+let dirs = 0;
+
+before(async () => {
+  work = await tempDir('securestream-client-faults-');
+  pki = await makeTestPki(join(work.path, 'fixtures'));
+});
+after(async () => {
+  await work.remove();
+});
+
+/** A fresh, empty output folder. */
+async function outDir(): Promise<string> {
+  const d = join(work.path, `out-${++dirs}`);
+  await mkdir(d);
+  return d;
+}
+
+function get(port: number, out: string, name = 'file.bin'): Promise<RunResult> {
+  return runCli([
+    'get',
+    name,
+    '--server',
+    `127.0.0.1:${port}`,
+    '--pki',
+    pki.pki,
+    '--out',
+    out,
+    '--quiet',
+  ]);
+}
+
+/** Exit code, an `error:` line with the expected words, and exactly `left` in the folder. */
+async function assertFailedClean(
+  r: RunResult,
+  want: { code: number; words: RegExp },
+  dir: string,
+  left: string[] = [],
+): Promise<void> {
+  assert.equal(r.code, want.code, `exit code; stderr: ${r.stderr}`);
+  const line = r.stderr.split('\n').find((l) => l.startsWith('securestream: error: '));
+  assert.ok(line, `no error line on stderr: ${r.stderr}`);
+  assert.match(line, want.words);
+  assert.equal(r.stdout, '', 'nothing on stdout: no digest line for a failed download');
+  assert.deepEqual((await readdir(dir)).sort(), left, 'output folder after the failure');
+}
+
+function mount(args: string[]): { ok: boolean; error: string } {
+  const r = spawnSync('mount', args, { encoding: 'utf8' });
+  return { ok: r.status === 0, error: `${r.stderr}${r.error?.message ?? ''}`.trim() };
+}
+
+function umount(dir: string): void {
+  if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
+}
+
+/** A loopback port with nothing listening: a client that dials it fails with exit 3. */
+async function deadPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((r) => {
+    s.close(() => {
+      r();
+    });
+  });
+  return port;
+}
+
+// Independent cases (own fake server, own folder): a few at once keeps the file under a minute.
+void describe('client-rejects-bad-responses (fake server)', { concurrency: 3 }, () => {
+  void test('client-accepts-a-correct-response-from-the-fake-server (control)', async () => {
+    const fake = await startFakeServer(pki, { header: OK, body: BODY, trailer: TRAILER });
+    try {
+      const dir = await outDir();
+      const r = await get(fake.port, join(dir, 'file.bin'));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${SHA}  ${join(dir, 'file.bin')}\n`);
+      assert.deepEqual(await readdir(dir), ['file.bin']);
+      assert.ok(BODY.equals(await readFile(join(dir, 'file.bin'))));
+      assert.deepEqual(fake.requests(), ['GET file.bin\n']);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  const cut = { header: OK, body: BODY, closeAfterBodyBytes: 40_000 };
+  const cases: { name: string; script: FakeScript; words: RegExp }[] = [
+    {
+      name: 'server-closes-mid-body',
+      script: cut,
+      words: /connection closed after 40000 of 100000 bytes/,
+    },
+    {
+      name: 'server-drops-tcp-mid-body-without-close-notify',
+      script: { ...cut, end: 'fin' },
+      words: /connection closed after 40000 of 100000 bytes/,
+    },
+    {
+      name: 'server-closes-in-the-middle-of-the-header',
+      script: { header: 'OK 1000', closeAfterBodyBytes: 0 },
+      words: /connection closed in the middle of the response header/,
+    },
+    {
+      name: 'trailer-missing',
+      script: { header: OK, body: BODY },
+      words: /connection closed after 100000 of 100000 bytes \(no trailer\)/,
+    },
+    {
+      name: 'trailer-without-newline',
+      script: { header: OK, body: BODY, trailer: `SHA256 ${SHA}` },
+      words: /\(no trailer\)/,
+    },
+    {
+      name: 'trailer-wrong-digest',
+      script: { header: OK, body: BODY, trailer: `SHA256 ${OTHER_SHA}\n` },
+      words: new RegExp(
+        `received bytes have SHA-256 ${SHA}, the server's trailer says ${OTHER_SHA}`,
+      ),
+    },
+    {
+      name: 'trailer-malformed',
+      script: { header: OK, body: BODY, trailer: 'SHA256 not-a-digest\n' },
+      words: /malformed trailer "SHA256 not-a-digest"/,
+    },
+    {
+      name: 'trailer-upper-case-hex',
+      script: { header: OK, body: BODY, trailer: `SHA256 ${SHA.toUpperCase()}\n` },
+      words: /malformed trailer/,
+    },
+    {
+      name: 'trailer-two-digests-in-plain-mode',
+      script: { header: OK, body: BODY, trailer: `SHA256 ${SHA} ${SHA}\n` },
+      words: /trailer has two digests in plain mode/,
+    },
+    {
+      name: 'trailer-longer-than-its-cap',
+      script: { header: OK, body: BODY, trailer: `SHA256 ${'a'.repeat(300)}` },
+      words: /trailer longer than 256 bytes/,
+    },
+    {
+      name: 'extra-bytes-after-trailer',
+      script: { header: OK, body: BODY, trailer: TRAILER, extra: Buffer.from('X') },
+      words: /extra bytes after the trailer/,
+    },
+    {
+      name: 'second-trailer-after-trailer',
+      script: { header: OK, body: BODY, trailer: TRAILER, extra: Buffer.from(TRAILER) },
+      words: /extra bytes after the trailer/,
+    },
+    {
+      name: 'header-garbage',
+      script: { header: 'HTTP/1.1 200 OK\r\n', body: BODY, trailer: TRAILER },
+      words: /malformed response header "HTTP\/1\.1 200 OK"/,
+    },
+    {
+      name: 'header-binary-garbage',
+      script: { header: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x0a]), body: BODY },
+      words: /malformed response header/,
+    },
+    {
+      name: 'header-non-canonical-length',
+      script: { header: `OK 0${BODY.length} plain\n`, body: BODY, trailer: TRAILER },
+      words: /malformed response header "OK 0100000 plain"/,
+    },
+    {
+      name: 'header-negative-length',
+      script: { header: 'OK -1 plain\n', body: BODY, trailer: TRAILER },
+      words: /malformed response header "OK -1 plain"/,
+    },
+    {
+      name: 'header-unknown-mode',
+      script: { header: `OK ${BODY.length} gzip\n`, body: BODY, trailer: TRAILER },
+      words: /unknown mode "gzip"/,
+    },
+    {
+      name: 'header-without-newline-past-its-cap',
+      script: { header: 'O'.repeat(5000) },
+      words: /response header longer than 4096 bytes/,
+    },
+    {
+      name: 'length-header-larger-than-what-is-sent',
+      script: { header: 'OK 150000 plain\n', body: BODY, trailer: TRAILER },
+      // the trailer's 72 bytes are taken as body: still short of 150000
+      words: /connection closed after 100072 of 150000 bytes/,
+    },
+    {
+      name: 'length-header-smaller-than-what-is-sent',
+      script: { header: 'OK 99999 plain\n', body: BODY, trailer: TRAILER },
+      // the last body byte is read as the start of a trailer line
+      words: /malformed trailer/,
+    },
+  ];
+
+  for (const c of cases) {
+    void test(`client-fails-clean: ${c.name}`, async () => {
+      const fake = await startFakeServer(pki, c.script);
+      try {
+        const dir = await outDir();
+        const r = await get(fake.port, join(dir, 'file.bin'));
+        await assertFailedClean(r, { code: EXIT_INTEGRITY, words: c.words }, dir);
+      } finally {
+        await fake.close();
+      }
+    });
+  }
+
+  void test('existing-file-stays-byte-identical-after-a-failed-download', async () => {
+    const old = randomBytes(5000);
+    for (const script of [
+      { header: OK, body: BODY, trailer: `SHA256 ${OTHER_SHA}\n` },
+      { ...cut, end: 'reset' as const },
+      { header: OK, body: BODY },
+      { header: 'garbage\n', body: BODY },
+    ]) {
+      const fake = await startFakeServer(pki, script);
+      try {
+        const dir = await outDir();
+        const out = join(dir, 'file.bin');
+        await writeFile(out, old);
+        const was = await stat(out);
+        const r = await get(fake.port, out);
+        // any failure will do here (a reset may exit 3, see below): the old file is the point
+        await assertFailedClean(r, { code: r.code || -1, words: /./ }, dir, ['file.bin']);
+        assert.ok(old.equals(await readFile(out)), 'old file bytes changed');
+        const now = await stat(out);
+        assert.equal(now.ino, was.ino, 'old file was replaced');
+        assert.equal(now.mtimeMs, was.mtimeMs, 'old file was written to');
+      } finally {
+        await fake.close();
+      }
+    }
+  });
+
+  // A securestream server always answers OK or ERR; hanging up with no byte after the
+  // handshake is how a TLS 1.3 server rejects a client certificate, so the client says so.
+  void test('server-closes-before-answering-is-reported-as-a-refused-certificate', async () => {
+    const fake = await startFakeServer(pki, { header: '', closeAfterBodyBytes: 0 });
+    try {
+      const dir = await outDir();
+      const r = await get(fake.port, join(dir, 'file.bin'));
+      const words = /closed the connection after receiving our certificate: it did not accept it/;
+      await assertFailedClean(r, { code: EXIT_TLS, words }, dir);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  // A TCP reset after OK and 40000 body bytes is a truncated transfer (exit 5), never a
+  // refused certificate: the server answered, so it had accepted us.
+  void test('server-resets-mid-body-is-reported-as-truncated', async () => {
+    const fake = await startFakeServer(pki, { ...cut, end: 'reset' });
+    try {
+      const dir = await outDir();
+      const r = await get(fake.port, join(dir, 'file.bin'));
+      assert.deepEqual(await readdir(dir), [], 'output folder after the reset');
+      const words = /connection (closed|broke) after \d+ of 100000 bytes/;
+      await assertFailedClean(r, { code: EXIT_INTEGRITY, words }, dir);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  // node:tls does not tell close_notify from a bare TCP FIN (docs/PROTOCOL.md §3), so a
+  // complete response whose trailer verifies is kept either way: length and digest already
+  // rule out truncation. This pins that documented behaviour.
+  void test('client-keeps-a-verified-response-ended-by-a-bare-fin', async () => {
+    const fake = await startFakeServer(pki, {
+      header: OK,
+      body: BODY,
+      trailer: TRAILER,
+      end: 'fin',
+    });
+    try {
+      const dir = await outDir();
+      const r = await get(fake.port, join(dir, 'file.bin'));
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok((await readFile(join(dir, 'file.bin'))).equals(BODY));
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+void describe('client-against-the-real-server', () => {
+  let root: string;
+  let bigSize: number;
+
+  before(async () => {
+    root = join(work.path, 'root');
+    await mkdir(root);
+    bigSize = 256 * MiB;
+    const made = await runCli(['payload', join(root, 'big.bin'), '--size', '256MiB']);
+    assert.equal(made.code, 0, made.stderr);
+    const ten = await runCli(['payload', join(root, 'ten.bin'), '--size', '10MiB']);
+    assert.equal(ten.code, 0, ten.stderr);
+  });
+
+  void test('server-killed-mid-stream-leaves-nothing', async () => {
+    const server = await startServer(['--pki', pki.pki, '--root', root]);
+    const dir = await outDir();
+    const child = spawn(
+      process.execPath,
+      [CLI, 'get', 'big.bin', '--server', `127.0.0.1:${server.port}`, '--pki', pki.pki],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((r) => {
+      child.on('close', (code) => {
+        r(code);
+      });
+    });
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    try {
+      // Wait for the temporary file to appear and grow past 4 MiB, then kill the server.
+      let seen = -1;
+      let grown = 0;
+      const deadline = Date.now() + 20_000;
+      while (grown < 4 * MiB || seen < 0 || grown <= seen) {
+        assert.ok(Date.now() < deadline, `no growing .part file; client stderr: ${stderr}`);
+        assert.equal(child.exitCode, null, `client ended before the kill: ${stderr}`);
+        const part = (await readdir(dir)).find((n) => /^\.big\.bin\.[0-9a-f]+\.part$/.test(n));
+        if (part) {
+          const size = (await stat(join(dir, part)).catch(() => ({ size: -1 }))).size;
+          if (size > 0 && grown === 0) seen = size;
+          grown = size;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      process.kill(server.pid, 'SIGKILL');
+      assert.ok(grown < bigSize, 'the transfer finished before the kill: test inconclusive');
+      const code = await exited;
+      assert.notEqual(code, 0, `client must fail; stderr: ${stderr}`);
+      assert.equal(code, EXIT_INTEGRITY, stderr);
+      assert.match(
+        stderr,
+        new RegExp(
+          `^securestream: error: the connection closed after \\d+ of ${bigSize} bytes`,
+          'm',
+        ),
+      );
+      assert.equal(stdout, '');
+      assert.deepEqual(await readdir(dir), [], 'output folder after the kill');
+    } finally {
+      clearTimeout(watchdog);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+      await server.stop('SIGKILL');
+    }
+  });
+
+  void test('output-folder-missing-fails-before-connecting', async () => {
+    const dir = await outDir();
+    const out = join(dir, 'no-such-folder', 'file.bin');
+    // Nothing listens on the port: dialling would exit 3 with other words.
+    const r = await get(await deadPort(), out);
+    await assertFailedClean(
+      r,
+      {
+        code: EXIT_FAILURE,
+        words: /output folder of ".*no-such-folder\/file\.bin" does not exist/,
+      },
+      dir,
+    );
+  });
+
+  void test('output-folder-read-only-fails-before-connecting', async (t: TestContext) => {
+    const dir = await outDir();
+    const ro = join(dir, 'ro');
+    await mkdir(ro);
+    if (isRoot) {
+      // root ignores mode bits; a read-only file system stops root too
+      const m = mount(['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', ro]);
+      if (!m.ok) {
+        t.skip(`running as root and cannot mount a read-only tmpfs: ${m.error}`);
+        return;
+      }
+    } else {
+      await chmod(ro, 0o555);
+    }
+    try {
+      const r = await get(await deadPort(), join(ro, 'file.bin'));
+      await assertFailedClean(
+        r,
+        { code: EXIT_FAILURE, words: /cannot write ".*\/ro\/file\.bin": .*read-only/ },
+        ro,
+      );
+    } finally {
+      if (isRoot) umount(ro);
+    }
+  });
+
+  void test('disk-full-fails-and-leaves-nothing', async (t: TestContext) => {
+    if (!isRoot) {
+      t.skip('needs root to mount a 2 MiB tmpfs (a full disk cannot be simulated otherwise)');
+      return;
+    }
+    const server = await startServer(['--pki', pki.pki, '--root', root]);
+    const dir = await outDir();
+    const small = join(dir, 'small');
+    await mkdir(small);
+    const m = mount(['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small]);
+    if (!m.ok) {
+      await server.stop();
+      t.skip(`running as root but cannot mount a tmpfs: ${m.error}`);
+      return;
+    }
+    try {
+      const r = await get(server.port, join(small, 'ten.bin'), 'ten.bin');
+      await assertFailedClean(
+        r,
+        { code: EXIT_FAILURE, words: /no space left on the device while writing ".*ten\.bin"/ },
+        small,
+      );
+      const logged = await server.waitForLog((l) => l['msg'] === 'connection');
+      assert.equal(logged['request'], 'ten.bin');
+    } finally {
+      umount(small);
+      await server.stop();
+    }
+  });
+});
