@@ -52,7 +52,9 @@ function startServer(args: string[]): Promise<Server> {
         res({ proc, port: Number(m[1]), log });
       }
     });
-    proc.on('exit', (code) => { rej(new Error(`server exited with ${code}`)); });
+    proc.on('exit', (code) => {
+      rej(new Error(`server exited with ${code}`));
+    });
   });
 }
 

@@ -29,7 +29,7 @@ export function isSecureStreamError(e: unknown): e is SecureStreamError {
 /** Node system errors carry `code`; this narrows without `any`. */
 export function errnoCode(e: unknown): string | undefined {
   if (typeof e === 'object' && e !== null && 'code' in e) {
-    const c = (e).code;
+    const c = e.code;
     return typeof c === 'string' ? c : undefined;
   }
   return undefined;

@@ -17,7 +17,7 @@ export function createLogger(opts: {
     // loses no line on exit.
     return pino(
       { level, base: undefined },
-       
+
       prettyStream(),
     );
   }

@@ -20,22 +20,33 @@ describe('sizes', () => {
     ['0', 0],
     ['7B', 7],
   ];
-  for (const [text, n] of table) it(`${text} = ${n}`, () => { assert.equal(parseSize(text), n); });
+  for (const [text, n] of table)
+    it(`${text} = ${n}`, () => {
+      assert.equal(parseSize(text), n);
+    });
   for (const bad of ['', 'x', '1XB', '-1', '1.5', '1e3'])
-    it(`rejects "${bad}"`, () => { usage(() => parseSize(bad), /invalid size/); });
+    it(`rejects "${bad}"`, () => {
+      usage(() => parseSize(bad), /invalid size/);
+    });
 });
 
 describe('flags', () => {
-  it('--pki with --ca is a conflict naming both', () => { usage(
+  it('--pki with --ca is a conflict naming both', () => {
+    usage(
       () => materialPaths({ pki: 'p', ca: 'c' }, 'client'),
       /--pki cannot be combined with --ca/,
-    ); });
-  it('--ca alone names what is missing', () => { usage(() => materialPaths({ ca: 'c' }, 'client'), /--ca given without --cert, --key/); });
-  it('defaults to ./pki', () => { assert.deepEqual(materialPaths({}, 'server'), {
+    );
+  });
+  it('--ca alone names what is missing', () => {
+    usage(() => materialPaths({ ca: 'c' }, 'client'), /--ca given without --cert, --key/);
+  });
+  it('defaults to ./pki', () => {
+    assert.deepEqual(materialPaths({}, 'server'), {
       caPath: 'pki/ca.crt',
       certPath: 'pki/server.crt',
       keyPath: 'pki/server.key',
-    }); });
+    });
+  });
   it('ports', () => {
     assert.equal(parsePort('0'), 0);
     assert.equal(parsePort('65535'), 65535);
@@ -94,8 +105,10 @@ describe('TLS policy', () => {
       /needs an RSA key/,
     );
   });
-  it('refuses CBC and unknown suites', () => { usage(
+  it('refuses CBC and unknown suites', () => {
+    usage(
       () => resolveTlsPolicy({ keyKind: 'rsa', ciphers: ['AES128-SHA'] }),
       /unknown or weak cipher suite "AES128-SHA"/,
-    ); });
+    );
+  });
 });

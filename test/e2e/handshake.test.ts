@@ -31,7 +31,9 @@ function attempt(port: number, opts: ConnectionOptions): Promise<Attempt> {
     });
     s.on('data', (b: Buffer) => (data += b.toString()));
     s.on('error', (e: Error & { code?: string }) => (error = e.code ?? e.message));
-    s.on('close', () => { resolve({ secure, data, ...(error ? { error } : {}) }); });
+    s.on('close', () => {
+      resolve({ secure, data, ...(error ? { error } : {}) });
+    });
   });
 }
 

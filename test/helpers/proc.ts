@@ -98,7 +98,11 @@ export async function startServer(
   let stdout = '';
   let stderr = '';
   proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => { r(code); }));
+  const exited = new Promise<number | null>((r) =>
+    proc.on('exit', (code) => {
+      r(code);
+    }),
+  );
   const banner = await new Promise<string>((resolveBanner, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
