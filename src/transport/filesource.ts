@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { SecureStreamError } from '../errors.js';
 
@@ -5,16 +6,18 @@ import { SecureStreamError } from '../errors.js';
 export const READ_CHUNK = 1024 * 1024;
 
 /**
- * Yields exactly `size` bytes of an open file in READ_CHUNK pieces, with the next read already
- * in flight while the caller sends the current one. If the file turns out shorter or longer
- * than `size` (it changed while being sent), it throws `file-changed`: PROTOCOL-v1 wants the
- * connection aborted without a trailer rather than a mixed copy delivered.
+ * Yields exactly `at.size` bytes of an open file in READ_CHUNK pieces, with the next read
+ * already in flight while the caller sends the current one. If the file turns out shorter, or
+ * its size, mtime or ctime differ at the end from `at` (it changed while being sent), it
+ * throws `file-changed`: PROTOCOL-v1 wants the connection aborted without a trailer rather
+ * than a mixed copy delivered.
  */
 export async function* readExactly(
   handle: FileHandle,
-  size: number,
+  at: Stats,
   chunk = READ_CHUNK,
 ): AsyncGenerator<Buffer> {
+  const size = at.size;
   let pos = 0;
   const readAt = async (at: number): Promise<Buffer> => {
     const want = Math.min(chunk, size - at);
@@ -40,7 +43,10 @@ export async function* readExactly(
     pending = pos < size ? start(pos) : undefined;
     yield buf;
   }
-  if ((await handle.stat()).size !== size) throw changed();
+  const now = await handle.stat();
+  if (now.size !== size || now.mtimeMs !== at.mtimeMs || now.ctimeMs !== at.ctimeMs) {
+    throw changed();
+  }
 }
 
 function changed(): SecureStreamError {

@@ -11,6 +11,7 @@ import { encodeErr } from '../protocol.js';
 import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
 import { explainServerTlsError } from './explain.js';
 import { peerIdentity } from './peer.js';
+import { DigestCache } from './digestcache.js';
 import { serveSession, type Authorizer, type BodyEncoder, type Outcome } from './session.js';
 
 /** Limits with defaults a public server can live with (docs/SECURITY.md). */
@@ -49,6 +50,7 @@ export class FileServer {
   private readonly sockets = new Set<Socket>();
   private readonly perAddress = new Map<string, number>();
   private nextId = 1;
+  private readonly digests = new DigestCache();
   private opts: ServerOptions;
 
   constructor(
@@ -219,6 +221,7 @@ export class FileServer {
         authorize: opts.authorize,
         encoderFor: opts.encoderFor,
         requestTimeoutMs: limits.requestTimeoutMs,
+        digests: this.digests,
       },
       out,
     );

@@ -3,7 +3,7 @@
  * resolve the name, send `OK`, the body and the trailer (or `ERR`), close. Produces the one
  * outcome record the server logs for the connection.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import { SecureStreamError, isSecureStreamError } from '../errors.js';
@@ -20,6 +20,7 @@ import {
 } from '../protocol.js';
 import type { PeerIdentity } from './peer.js';
 import { readExactly } from './filesource.js';
+import type { DigestCache } from './digestcache.js';
 
 /** Decides whether an identity may read a name; `rule` names what decided, for the log. */
 export type Authorizer = (peer: PeerIdentity, name: string) => { allowed: boolean; rule: string };
@@ -30,7 +31,10 @@ export interface BodyEncoder {
   /** Body length for a plaintext of `size` bytes. */
   length(size: number): number;
   /** Streams `source` through the encoder into `sink`; resolves when all output is written. */
-  pipe(source: AsyncIterable<Buffer>, write: (b: Buffer) => Promise<void>): Promise<void>;
+  pipe(
+    source: AsyncIterable<Buffer>,
+    write: (b: Buffer) => Promise<void> | undefined,
+  ): Promise<void>;
 }
 
 export interface SessionContext {
@@ -39,6 +43,7 @@ export interface SessionContext {
   /** Chooses the body encoding for this peer; throws WireError('unsupported-key') if it can't. */
   encoderFor(socket: TLSSocket): BodyEncoder | undefined;
   requestTimeoutMs: number;
+  digests: DigestCache;
 }
 
 export interface Outcome {
@@ -73,7 +78,7 @@ export async function serveSession(
     if (!verdict.allowed) throw new WireError('forbidden', `denied by ${verdict.rule}`);
     opened = await openInRoot(ctx.rootReal, name);
     const encoder = ctx.encoderFor(socket);
-    await sendBody(socket, opened, encoder, out);
+    await sendBody(socket, opened, encoder, ctx.digests, out);
   } catch (e) {
     if (e instanceof WireError) {
       out.outcome = e.wireCode;
@@ -103,30 +108,42 @@ async function sendBody(
   socket: TLSSocket,
   opened: OpenedFile,
   encoder: BodyEncoder | undefined,
+  digests: DigestCache,
   out: Outcome,
 ): Promise<void> {
-  const size = opened.stat.size;
+  const { stat } = opened;
+  const size = stat.size;
   const mode: Mode = encoder?.mode ?? 'plain';
   const length = encoder ? encoder.length(size) : size;
-  const bodyHash = createHash('sha256');
-  const write = async (b: Buffer): Promise<void> => {
-    bodyHash.update(b);
-    out.bytes += b.length;
-    if (!socket.write(b)) await drained(socket);
-  };
+  // The file's digest is either known for this version of the file or computed while its
+  // bytes go out; the body digest of an encrypted response is new every time.
+  const known = digests.get(stat);
+  const fileHash = known === undefined ? createHash('sha256') : undefined;
+  const source = readExactly(opened.handle, stat);
+  const fromFile = fileHash ? tap(source, (b) => fileHash.update(b)) : source;
   if (!socket.write(encodeOk(length, mode))) await drained(socket);
   if (encoder) {
-    const plainHash = createHash('sha256');
-    const source = tap(readExactly(opened.handle, size), (b) => plainHash.update(b));
-    await encoder.pipe(source, write);
-    out.plaintextSha256 = plainHash.digest('hex');
+    const bodyHash = createHash('sha256');
+    await encoder.pipe(fromFile, (b) => {
+      bodyHash.update(b);
+      return send(socket, b, out);
+    });
+    out.sha256 = bodyHash.digest('hex');
   } else {
-    for await (const chunk of readExactly(opened.handle, size)) await write(chunk);
+    for await (const chunk of fromFile) await send(socket, chunk, out);
   }
   if (out.bytes !== length) throw new Error(`body length ${out.bytes} differs from ${length}`);
-  out.sha256 = bodyHash.digest('hex');
+  const fileSha256 = known ?? (fileHash as Hash).digest('hex');
+  if (known === undefined) digests.set(stat, fileSha256);
+  if (encoder) out.plaintextSha256 = fileSha256;
+  else out.sha256 = fileSha256;
   out.outcome = 'ok';
-  await endWith(socket, encodeTrailer(out.sha256, out.plaintextSha256));
+  await endWith(socket, encodeTrailer(out.sha256 ?? '', out.plaintextSha256));
+}
+
+function send(socket: TLSSocket, b: Buffer, out: Outcome): Promise<void> | undefined {
+  out.bytes += b.length;
+  return socket.write(b) ? undefined : drained(socket);
 }
 
 async function* tap(src: AsyncIterable<Buffer>, fn: (b: Buffer) => void): AsyncGenerator<Buffer> {
