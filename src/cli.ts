@@ -255,23 +255,36 @@ function reporter(bar: boolean): GetReporter {
   const progress = bar
     ? new SingleBar({
         stream: process.stderr,
-        format: ' {bar} {percentage}% | {value}/{total} bytes | {eta_formatted}',
+        format: ' {bar} {percentage}% | {done} of {all} | {rate} | ETA {eta_formatted}',
         hideCursor: true,
         clearOnComplete: true,
       })
     : undefined;
-  let started = false;
+  let started = 0;
   return {
     info: note,
     start: (total) => {
-      started = true;
-      progress?.start(total, 0);
+      started = Date.now();
+      progress?.start(total, 0, { done: human(0), all: human(total), rate: '' });
     },
-    progress: (n) => progress?.update(n),
+    progress: (n) => {
+      const s = (Date.now() - started) / 1000;
+      progress?.update(n, { done: human(n), rate: s > 0 ? `${human(n / s)}/s` : '' });
+    },
     stop: () => {
       if (started) progress?.stop();
     },
   };
+}
+
+function human(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i] ?? ''}`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -41,6 +41,7 @@ function prettyStream(): DestinationStream {
     destination: 2,
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
+    singleLine: true,
     ignore: 'pid,hostname',
   });
 }
