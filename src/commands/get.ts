@@ -16,6 +16,7 @@ export interface GetOptions {
   verbose: boolean;
   /** Store the plaintext of an sstream-v1 body instead of the ciphertext. */
   decrypt: boolean;
+  signal?: AbortSignal;
 }
 
 /** What the command reports while it runs; the CLI maps it to stderr lines and a progress bar. */
@@ -42,6 +43,7 @@ export async function runGet(opts: GetOptions, report: GetReporter): Promise<Fet
       pem: material,
       name: opts.name,
       outPath,
+      ...(opts.signal ? { signal: opts.signal } : {}),
       // An encrypted body is stored as NAME.sst unless --out names the file.
       ...(opts.out === undefined ? { encryptedOutPath: `${outPath}.sst` } : {}),
       decoderFor: (mode) => (mode === 'sstream-v1' ? sstreamDecoder(key, opts.decrypt) : undefined),

@@ -38,6 +38,8 @@ export interface FetchOptions {
   onSecure?: (info: { protocol: string; cipher: string }) => void;
   onHeader?: (length: number, mode: Mode) => void;
   onProgress?: (received: number) => void;
+  /** Aborts the transfer (e.g. on SIGINT): the temporary file is removed, nothing is kept. */
+  signal?: AbortSignal;
 }
 
 export interface FetchResult {
@@ -117,6 +119,12 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
       );
     });
 
+    const onAbort = (): void => {
+      fail(new SecureStreamError('interrupted', 'interrupted before the transfer completed'));
+    };
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('close', () => opts.signal?.removeEventListener('abort', onAbort));
     socket.once('keylog', () => {
       ctx.keysDerived = true;
     });
