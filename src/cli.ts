@@ -27,12 +27,21 @@ import { runDecrypt } from './commands/decrypt.js';
 import { serveUntilSignalled, startServe } from './commands/serve.js';
 
 /** Exit codes (README "Exit codes"): scripts branch on these. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, tls: 3, refused: 4, integrity: 5 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  tls: 3,
+  refused: 4,
+  integrity: 5,
+  interrupted: 130,
+} as const;
 
 export function exitCodeFor(e: unknown): number {
   if (!isSecureStreamError(e)) return EXIT.failure;
   const c = e.code;
   if (c === 'usage') return EXIT.usage;
+  if (c === 'interrupted') return EXIT.interrupted;
   if (c.startsWith('tls-') || c === 'connect-failed') return EXIT.tls;
   if (
     ['bad-request', 'not-found', 'forbidden', 'unsupported-key', 'busy', 'internal'].includes(c)
@@ -92,7 +101,7 @@ function buildProgram(): Command {
       )
       .option(
         '--handshake-timeout <duration>',
-        'TCP accept to finished handshake',
+        'TCP accept to finished handshake (absolute)',
         D.handshakeTimeout,
       )
       .option(
@@ -102,7 +111,7 @@ function buildProgram(): Command {
       )
       .option(
         '--idle-timeout <duration>',
-        'close a connection with no progress for this long',
+        'close a connection with no byte read or written for this long',
         D.idleTimeout,
       )
       .option('--max-connections <n>', 'connections at once', D.maxConnections)
@@ -114,6 +123,14 @@ function buildProgram(): Command {
       .option(
         '--encrypt',
         "send every file as sstream-v1, encrypted to the client certificate's key",
+      )
+      .option(
+        '--access <file>',
+        'access rules (YAML): which client identities may read which paths (default: all)',
+      )
+      .option(
+        '--crl <file>',
+        'certificate revocation list, PEM (default: crl.pem of the --pki folder if it exists)',
       )
       .option(
         '--grace <duration>',
@@ -130,7 +147,8 @@ function buildProgram(): Command {
     const log = createLogger({
       pretty: (o.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty',
     });
-    await serveUntilSignalled(await startServe(serveOptions(o), log, out), log);
+    const opts = serveOptions(o);
+    await serveUntilSignalled(() => startServe(opts, log, out), log);
   });
 
   pkiOptions(
@@ -144,7 +162,16 @@ function buildProgram(): Command {
       .option('--verbose', 'print the negotiated protocol, suite and mode')
       .option('--decrypt', 'store the plaintext of an encrypted (sstream-v1) response'),
   ).action(async (name: string, o: GetFlags) => {
-    const result = await runGet(getOptions(name, o), reporter(!o.quiet && process.stderr.isTTY));
+    // A signal removes the temporary file before exit; nothing half-written stays behind.
+    const ac = new AbortController();
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+      process.once(sig, () => {
+        ac.abort();
+      });
+    const result = await runGet(
+      { ...getOptions(name, o), signal: ac.signal },
+      reporter(!o.quiet && process.stderr.isTTY),
+    );
     out(resultLine(result));
   });
 

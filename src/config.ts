@@ -8,6 +8,7 @@ import { pkiPaths, type Role } from './pki/load.js';
 import { DEFAULT_LIMITS } from './transport/server.js';
 import { parseHostPort, type TlsMax } from './transport/tls.js';
 import type { ServeOptions } from './commands/serve.js';
+import type { CrlSource } from './revocation.js';
 import type { GetOptions } from './commands/get.js';
 import type { PkiInitOptions } from './commands/pki.js';
 
@@ -108,7 +109,19 @@ export interface ServeFlags extends PkiFlags {
   maxConnectionsPerAddress: string;
   grace: string;
   encrypt?: boolean;
+  crl?: string;
+  access?: string;
   logFormat?: 'json' | 'pretty';
+}
+
+/** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
+export function crlSource(f: ServeFlags): CrlSource {
+  if (f.crl !== undefined) {
+    if (f.crl === '') throw new UsageError('--crl is empty', 'pass the path of a pem crl');
+    return { kind: 'explicit', path: f.crl };
+  }
+  const explicitMaterial = f.ca !== undefined || f.cert !== undefined || f.key !== undefined;
+  return explicitMaterial ? { kind: 'none' } : { kind: 'pki', dir: f.pki ?? 'pki' };
 }
 
 export function serveOptions(f: ServeFlags): ServeOptions {
@@ -131,7 +144,14 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     },
     graceMs: parseDuration(f.grace, '--grace'),
     encrypt: f.encrypt === true,
+    crl: crlSource(f),
+    accessPath: f.access === undefined ? undefined : nonEmpty(f.access, '--access'),
   };
+}
+
+function nonEmpty(text: string, flag: string): string {
+  if (text === '') throw new UsageError(`${flag} is empty`, 'pass a file path');
+  return text;
 }
 
 /** Defaults of the `serve` flags, shown in --help and used when a flag is absent. */

@@ -1,12 +1,13 @@
 /** `securestream serve`: wiring from validated settings to a running FileServer. */
 import { stat } from 'node:fs/promises';
 import { SecureStreamError, errnoCode } from '../errors.js';
+import { ALLOW_ALL, loadAccessRules, type AccessPolicy } from '../access.js';
 import type { Logger } from '../log.js';
 import type { MaterialPaths } from '../config.js';
 import { resolveRoot } from '../files.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
+import { loadCrl, type CrlSource, type LoadedCrl } from '../revocation.js';
 import { FileServer, type ServerLimits } from '../transport/server.js';
-import type { Authorizer } from '../transport/session.js';
 import { sstreamEncoderFor } from '../transport/sstream.js';
 import {
   resolveTlsPolicy,
@@ -26,6 +27,10 @@ export interface ServeOptions {
   graceMs: number;
   /** Send every file as sstream-v1, encrypted to the client certificate's key. */
   encrypt: boolean;
+  /** `--crl FILE`, the PKI folder's crl.pem when it exists, or none. */
+  crl: CrlSource;
+  /** `--access FILE`; without it every client certificate from the CA may read everything. */
+  accessPath?: string | undefined;
 }
 
 /** Everything a reload re-reads from disk. */
@@ -33,19 +38,31 @@ interface Loaded {
   material: TlsMaterial;
   policy: TlsPolicy;
   rootReal: string;
+  crl: LoadedCrl | undefined;
+  access: AccessPolicy | undefined;
 }
 
-const ALLOW_ALL: Authorizer = () => ({
-  allowed: true,
-  rule: 'default (any certificate from the CA)',
-});
-
-async function loadAll(opts: ServeOptions): Promise<Loaded> {
+/** Reads and validates everything from disk; throws before anything is swapped in. */
+async function loadAll(opts: ServeOptions, previous?: Loaded): Promise<Loaded> {
   const material = await loadTlsMaterial({ ...opts.material, role: 'server' });
   const kind = material.certInfo.keyKind;
   const keyKind: ServerKeyKind = kind === 'ec' || kind === 'rsa' ? kind : 'other';
   const policy = resolveTlsPolicy({ ciphers: opts.ciphers, tlsMax: opts.tlsMax, keyKind });
-  return { material, policy, rootReal: await checkRoot(opts.root) };
+  const crl = await loadCrl(opts.crl, material.ca, previous?.crl);
+  const access = opts.accessPath === undefined ? undefined : await loadAccessRules(opts.accessPath);
+  return { material, policy, rootReal: await checkRoot(opts.root), crl, access };
+}
+
+/** What the log says about the material in force. */
+function describe(l: Loaded): Record<string, unknown> {
+  return {
+    cert: l.material.certInfo.subject,
+    certFingerprint256: l.material.certInfo.fingerprint256,
+    certNotAfter: l.material.certInfo.notAfter,
+    crl: l.crl?.path ?? null,
+    revoked: l.crl?.revokedCount ?? 0,
+    access: l.access ? `${l.access.source} (${l.access.rules.length} rules)` : 'any client',
+  };
 }
 
 async function checkRoot(root: string): Promise<string> {
@@ -85,12 +102,12 @@ export async function startServe(
   log: Logger,
   say: (line: string) => void,
 ): Promise<RunningServer> {
-  const loaded = await loadAll(opts);
+  let loaded = await loadAll(opts);
   const wire = (l: Loaded) => ({
-    pem: { ca: l.material.ca, cert: l.material.cert, key: l.material.key },
+    pem: { ca: l.material.ca, cert: l.material.cert, key: l.material.key, crl: l.crl?.pem },
     policy: l.policy,
     rootReal: l.rootReal,
-    authorize: ALLOW_ALL,
+    authorize: l.access?.authorize ?? ALLOW_ALL,
     encoderFor: opts.encrypt ? sstreamEncoderFor : () => undefined,
   });
   const server = new FileServer(
@@ -109,31 +126,39 @@ export async function startServe(
       port: addr.port,
       ciphers: loaded.policy.ciphers,
       tlsMax: loaded.policy.tlsMax,
-      cert: loaded.material.certInfo.subject,
-      certNotAfter: loaded.material.certInfo.notAfter,
+      ...describe(loaded),
+      limits: opts.limits,
+      graceMs: opts.graceMs,
     },
     'listening',
   );
+  // One reload at a time: a second SIGHUP waits for the first, so the last one read wins.
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reloadOnce = async (): Promise<boolean> => {
+    try {
+      const next = await loadAll(opts, loaded);
+      server.reload(wire(next));
+      loaded = next;
+      log.info(describe(next), 'reloaded');
+      return true;
+    } catch (e) {
+      log.error(
+        {
+          reason: e instanceof Error ? e.message : String(e),
+          code: (e as { code?: unknown }).code,
+        },
+        'reload failed; keeping the previous material',
+      );
+      return false;
+    }
+  };
   return {
     server,
     address: addr.address,
     port: addr.port,
-    async reload() {
-      try {
-        const next = await loadAll(opts);
-        server.reload(wire(next));
-        log.info(
-          { cert: next.material.certInfo.subject, certNotAfter: next.material.certInfo.notAfter },
-          'reloaded',
-        );
-        return true;
-      } catch (e) {
-        log.error(
-          { reason: e instanceof Error ? e.message : String(e) },
-          'reload failed; keeping the previous material',
-        );
-        return false;
-      }
+    reload() {
+      reloading = reloading.then(reloadOnce);
+      return reloading;
     },
     async stop() {
       const { forced } = await server.shutdown(opts.graceMs);
@@ -143,30 +168,58 @@ export async function startServe(
 }
 
 /**
- * Runs until SIGTERM/SIGINT: the first stops accepting and lets transfers finish within the
- * grace period, a second closes every connection at once. SIGHUP reloads.
+ * Starts the server and runs until SIGTERM/SIGINT: the first stops accepting and lets
+ * transfers finish within the grace period, a second closes every connection at once. SIGHUP
+ * reloads. The handlers are in place before the server listens, so a signal sent as soon as
+ * the "listening" line appears never meets the default action (which would kill the process);
+ * one that arrives while starting is acted on once the server is up.
  */
-export async function serveUntilSignalled(running: RunningServer, log: Logger): Promise<void> {
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: closing every connection now');
-        running.server.destroyAll();
-        return;
-      }
-      stopping = true;
-      log.info({ signal, connections: running.server.connectionCount }, 'shutting down');
-      void running.stop().then(resolve);
-    };
-    process.on('SIGTERM', () => {
-      stop('SIGTERM');
-    });
-    process.on('SIGINT', () => {
-      stop('SIGINT');
-    });
-    process.on('SIGHUP', () => {
-      void running.reload();
-    });
+export async function serveUntilSignalled(
+  start: () => Promise<RunningServer>,
+  log: Logger,
+): Promise<void> {
+  // Mutated from signal handlers, so kept in one object the compiler does not narrow.
+  const state: { running?: RunningServer; stopping?: string; reloadPending: boolean } = {
+    reloadPending: false,
+  };
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => {
+    stopped = resolve;
   });
+  const beginStop = (r: RunningServer, signal: string): void => {
+    log.info({ signal, connections: r.server.connectionCount }, 'shutting down');
+    void r.stop().then(stopped);
+  };
+  const onStop = (signal: string): void => {
+    if (state.stopping !== undefined) {
+      log.warn({ signal }, 'second signal: closing every connection now');
+      state.running?.server.destroyAll();
+      return;
+    }
+    state.stopping = signal;
+    if (state.running) beginStop(state.running, signal);
+  };
+  const onTerm = (): void => {
+    onStop('SIGTERM');
+  };
+  const onInt = (): void => {
+    onStop('SIGINT');
+  };
+  const onHup = (): void => {
+    if (state.running) void state.running.reload();
+    else state.reloadPending = true;
+  };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  try {
+    const running = await start();
+    state.running = running;
+    if (state.stopping !== undefined) beginStop(running, state.stopping);
+    else if (state.reloadPending) void running.reload();
+    await done;
+  } finally {
+    process.off('SIGHUP', onHup);
+    // SIGTERM/SIGINT stay handled until exit: a late second signal must not kill mid-log.
+  }
 }

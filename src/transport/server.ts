@@ -49,6 +49,8 @@ export class FileServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly perAddress = new Map<string, number>();
+  /** Absolute handshake deadlines by "address:port", cleared once the handshake is done. */
+  private readonly handshakeDeadlines = new Map<string, NodeJS.Timeout>();
   private nextId = 1;
   private readonly digests = new DigestCache();
   private opts: ServerOptions;
@@ -138,9 +140,29 @@ export class FileServer {
     const addr = s.remoteAddress ?? '?';
     const n = (this.perAddress.get(addr) ?? 0) + 1;
     const { limits } = this.opts;
+    const key = `${addr}:${s.remotePort ?? '?'}`;
     this.sockets.add(s);
     this.perAddress.set(addr, n);
+    // node's handshakeTimeout is the TLS socket's inactivity timer; that handshake bytes do not
+    // reset it is undocumented. This deadline counts from accept whatever the client sends, so
+    // a ClientHello dripped a byte at a time cannot hold a slot past the limit.
+    const deadline = setTimeout(() => {
+      this.handshakeDeadlines.delete(key);
+      if (s.destroyed) return;
+      this.log.warn(
+        {
+          peer: peerAddr(s),
+          outcome: 'handshake-failed',
+          reason: `handshake not finished within ${limits.handshakeTimeoutMs} ms`,
+        },
+        'handshake failed',
+      );
+      s.destroy();
+    }, limits.handshakeTimeoutMs);
+    this.handshakeDeadlines.set(key, deadline);
     s.once('close', () => {
+      clearTimeout(deadline);
+      if (this.handshakeDeadlines.get(key) === deadline) this.handshakeDeadlines.delete(key);
       this.sockets.delete(s);
       const left = (this.perAddress.get(addr) ?? 1) - 1;
       if (left > 0) this.perAddress.set(addr, left);
@@ -160,6 +182,9 @@ export class FileServer {
   }
 
   private onSecure(s: TLSSocket): void {
+    const key = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+    clearTimeout(this.handshakeDeadlines.get(key));
+    this.handshakeDeadlines.delete(key);
     const id = this.nextId++;
     const started = process.hrtime.bigint();
     const peer = peerIdentity(s);
@@ -204,6 +229,9 @@ export class FileServer {
     if (!peer || overCap) {
       out.outcome = peer ? 'busy' : 'internal';
       out.reason = peer ? 'over the connection limit' : 'no peer certificate';
+      // Discard whatever the client sends: unread data would hold back 'end', and with it the
+      // close, until the idle timeout.
+      s.resume();
       s.end(
         encodeErr(
           peer ? 'busy' : 'internal',

@@ -5,6 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
+import { relative, sep } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { SecureStreamError, isSecureStreamError } from '../errors.js';
 import { openInRoot, type OpenedFile } from '../files.js';
@@ -77,6 +78,16 @@ export async function serveSession(
     out.rule = verdict.rule;
     if (!verdict.allowed) throw new WireError('forbidden', `denied by ${verdict.rule}`);
     opened = await openInRoot(ctx.rootReal, name);
+    // A symlink inside the root may lead to a name the rules treat differently: both the name
+    // asked for and the file reached must be allowed (docs/SECURITY.md, access rules).
+    const reached = relative(ctx.rootReal, opened.path).split(sep).join('/');
+    if (reached !== name) {
+      const second = ctx.authorize(peer, reached);
+      if (!second.allowed) {
+        out.rule = `${second.rule} via "${reached}"`;
+        throw new WireError('forbidden', `denied by ${out.rule}`);
+      }
+    }
     const encoder = ctx.encoderFor(socket);
     await sendBody(socket, opened, encoder, ctx.digests, out);
   } catch (e) {

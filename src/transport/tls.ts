@@ -97,7 +97,8 @@ export interface TlsPem {
   ca: string;
   cert: string;
   key: string;
-  crl?: string | undefined;
+  /** One entry per CRL: node reads only the first CRL of each string it is given. */
+  crl?: string | string[] | undefined;
 }
 
 // No session tickets and no session cache: every connection is a full handshake with a full
@@ -111,7 +112,7 @@ export function serverTlsOptions(pem: TlsPem, policy: TlsPolicy): TlsOptions {
     ca: pem.ca,
     cert: pem.cert,
     key: pem.key,
-    ...(pem.crl ? { crl: pem.crl } : {}),
+    ...(pem.crl?.length ? { crl: pem.crl } : {}),
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',

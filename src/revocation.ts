@@ -1,0 +1,94 @@
+/**
+ * Which certificate revocation list the server enforces: `--crl FILE`, or `crl.pem` in the
+ * PKI folder whenever it exists (looked for again at every reload, so `pki revoke` + SIGHUP
+ * works without a restart).
+ *
+ * Node hands a CRL to OpenSSL with X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL and no
+ * way to change the flags: once any CRL is configured, every CA in the chain needs one, and a
+ * client of a CA without a CRL fails with UNABLE_TO_GET_CRL. So a CRL file must cover every CA
+ * of the CA file; otherwise the server refuses it here, at start or reload, instead of locking
+ * those clients out at their next handshake.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CertificateList } from '@peculiar/asn1-x509';
+import { SecureStreamError, errnoCode } from './errors.js';
+import { CRL_FILE, crlSignedBy, readCrl } from './pki/crl.js';
+import { parseCertificates, pemBlocks } from './pki/load.js';
+
+/** Where the CRL comes from. */
+export type CrlSource =
+  { kind: 'explicit'; path: string } | { kind: 'pki'; dir: string } | { kind: 'none' };
+
+export interface LoadedCrl {
+  path: string;
+  /** One PEM "X509 CRL" block per entry, for node:tls `crl`. */
+  pem: string[];
+  /** Serials listed, over all blocks. */
+  revokedCount: number;
+}
+
+/**
+ * Loads the CRL for `caPem`. `previous` is the CRL in force: a reload that no longer finds the
+ * PKI folder's crl.pem fails rather than quietly readmitting every revoked client.
+ */
+export async function loadCrl(
+  source: CrlSource,
+  caPem: string,
+  previous?: LoadedCrl,
+): Promise<LoadedCrl | undefined> {
+  if (source.kind === 'none') return undefined;
+  const path = source.kind === 'explicit' ? source.path : join(source.dir, CRL_FILE);
+  if (source.kind === 'pki' && !(await exists(path))) {
+    if (previous) {
+      throw new SecureStreamError(
+        'crl-missing',
+        `crl "${path}" was in force and is gone`,
+        'restore it; to run without revocation checks, restart the server',
+      );
+    }
+    return undefined;
+  }
+  const pem = pemBlocks(await readCrl(path, { ca: caPem })).map((b) => b.text);
+  const lists = pem.map((text) => parseCrlPem(text, path));
+  for (const ca of parseCertificates(caPem, 'ca')) {
+    if (!lists.some((l) => crlSignedBy(l, ca))) throw uncovered(path, ca);
+  }
+  const revokedCount = lists.reduce(
+    (n, l) => n + (l.tbsCertList.revokedCertificates?.length ?? 0),
+    0,
+  );
+  return { path, pem, revokedCount };
+}
+
+function parseCrlPem(pem: string, path: string): CertificateList {
+  const b64 = pem.replace(/-----(BEGIN|END) X509 CRL-----/g, '').replace(/\s+/g, '');
+  try {
+    return AsnConvert.parse(Buffer.from(b64, 'base64'), CertificateList);
+  } catch (e) {
+    throw new SecureStreamError('pki-invalid', `crl "${path}" cannot be parsed`, undefined, {
+      cause: e,
+    });
+  }
+}
+
+function uncovered(path: string, ca: X509Certificate): SecureStreamError {
+  return new SecureStreamError(
+    'crl-incomplete',
+    `crl "${path}" has no list signed by ca "${ca.subject.replace(/\n/g, ', ')}"; ` +
+      'tls would reject every client of that ca',
+    'add a crl from each ca of the ca file (one pem file may hold several), or drop that ca',
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw new SecureStreamError('pki-unreadable', `cannot read "${path}": ${String(errnoCode(e))}`);
+  }
+}

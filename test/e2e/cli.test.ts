@@ -1,0 +1,188 @@
+/**
+ * The command-line contract: exit codes, `securestream: error:` / `hint:` lines, and no file
+ * left behind, for the mistakes people make most.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { readFile, readdir, mkdir, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeTestPki, type TestPki } from '../helpers/pki.js';
+import { CLI, run, runCli, startServer, tempDir } from '../helpers/proc.js';
+
+describe('cli', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let pki: TestPki;
+
+  before(async () => {
+    dir = await tempDir();
+    pki = await makeTestPki(join(dir.path, 'certs'));
+  });
+  after(async () => {
+    await dir.remove();
+  });
+
+  const table: [string, string[], number, RegExp][] = [
+    [
+      'an unknown flag',
+      ['get', 'x', '--bogus'],
+      2,
+      /^securestream: error: unknown option '--bogus'/m,
+    ],
+    ['a missing argument', ['get'], 2, /^securestream: error: missing required argument 'name'/m],
+    ['an unknown command', ['fetch'], 2, /^securestream: error: unknown command 'fetch'/m],
+    [
+      '--pki with --ca',
+      ['get', 'x', '--pki', 'p', '--ca', 'c'],
+      2,
+      /--pki cannot be combined with --ca/,
+    ],
+    [
+      '--ca without --cert and --key',
+      ['get', 'x', '--ca', 'c'],
+      2,
+      /--ca given without --cert, --key/,
+    ],
+    [
+      'a bad --server',
+      ['get', 'x', '--server', 'host:99999'],
+      2,
+      /invalid server address "host:99999"/,
+    ],
+    ['a bad --port', ['serve', '--port', '70000'], 2, /invalid --port "70000"/],
+    ['a bad --tls-max', ['serve', '--tls-max', '1.1'], 2, /--tls-max/],
+    ['a bad --size', ['payload', 'f', '--size', '12XB'], 2, /invalid size "12XB"/],
+    ['a bad duration', ['serve', '--idle-timeout', 'soon'], 2, /invalid --idle-timeout "soon"/],
+  ];
+  for (const [what, args, code, words] of table) {
+    it(`${what}: exit ${code} with an error line`, async () => {
+      const r = await runCli(args, { cwd: dir.path });
+      assert.equal(r.code, code, r.stderr);
+      assert.match(r.stderr, words);
+      assert.match(r.stderr, /^securestream: (error|hint): /m);
+      assert.equal(r.stdout, '');
+    });
+  }
+
+  it('missing certificates: exit 1, names the file, hints at pki init', async () => {
+    const out = join(dir.path, 'nope-out');
+    await mkdir(out);
+    const r = await runCli([
+      'get',
+      'x',
+      '--pki',
+      join(dir.path, 'no-pki'),
+      '--out',
+      join(out, 'x'),
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^securestream: error: .*no-pki\/ca\.crt/m);
+    assert.match(r.stderr, /^securestream: hint: .*pki init/m);
+    assert.deepEqual(await readdir(out), []);
+  });
+
+  it('mismatched key: exit 1, names both files', async () => {
+    const r = await runCli([
+      'serve',
+      '--ca',
+      pki.ca,
+      '--cert',
+      pki.server.cert,
+      '--key',
+      pki.client.key,
+      '--port',
+      '0',
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^securestream: error: private key ".*client\.key" does not belong to certificate ".*server\.crt"/m,
+    );
+  });
+
+  it('a root that does not exist: exit 1 before listening', async () => {
+    const r = await runCli([
+      'serve',
+      '--pki',
+      pki.pki,
+      '--root',
+      join(dir.path, 'absent'),
+      '--port',
+      '0',
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^securestream: error: --root ".*absent" does not exist/m);
+  });
+
+  it('--help and --version exit 0', async () => {
+    const h = await runCli(['--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /Usage: securestream/);
+    const v = await runCli(['--version']);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('payload writes exactly SIZE random bytes and prints the sha256sum line', async () => {
+    const f = join(dir.path, 'p.bin');
+    const r = await runCli(['payload', f, '--size', '64KiB']);
+    assert.equal(r.code, 0, r.stderr);
+    const bytes = await readFile(f);
+    assert.equal(bytes.length, 65536);
+    const ref = await run('sha256sum', [f]);
+    assert.equal(r.stdout, ref.stdout);
+    assert.equal(r.stdout, `${createHash('sha256').update(bytes).digest('hex')}  ${f}\n`);
+    const again = await runCli(['payload', join(dir.path, 'q.bin'), '--size', '64KiB']);
+    assert.notEqual(again.stdout.split(' ')[0], r.stdout.split(' ')[0], 'payloads must be random');
+  });
+
+  it('an interrupted get (SIGINT) exits 130 and leaves nothing', async () => {
+    const root = join(dir.path, 'root');
+    const out = join(dir.path, 'int-out');
+    await mkdir(root);
+    await mkdir(out);
+    await writeFile(join(out, 'big.bin'), 'previous contents');
+    const made = await runCli(['payload', join(root, 'big.bin'), '--size', '256MiB']);
+    assert.equal(made.code, 0, made.stderr);
+    const server = await startServer(['--pki', pki.pki, '--root', root]);
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          'get',
+          'big.bin',
+          '--server',
+          `localhost:${server.port}`,
+          '--pki',
+          pki.pki,
+          '--out',
+          join(out, 'big.bin'),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const exited = new Promise<number | null>((r) =>
+        child.on('exit', (code) => {
+          r(code);
+        }),
+      );
+      // Wait until the temporary file exists and is growing, then interrupt.
+      for (let i = 0; i < 400; i++) {
+        const part = (await readdir(out)).find((n) => n.endsWith('.part'));
+        if (part && (await stat(join(out, part))).size > 1 << 20) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      child.kill('SIGINT');
+      const code = await exited;
+      assert.equal(code, 130, stderr);
+      assert.match(stderr, /securestream: error: interrupted before the transfer completed/);
+      assert.deepEqual(await readdir(out), ['big.bin']);
+      assert.equal(await readFile(join(out, 'big.bin'), 'utf8'), 'previous contents');
+    } finally {
+      await server.stop();
+    }
+  });
+});
