@@ -4,9 +4,7 @@
  * (`securestream: error: …` / `securestream: hint: …`) and chooses the exit code.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { SingleBar } from 'cli-progress';
 import { UsageError, isSecureStreamError } from './errors.js';
-import { createLogger } from './log.js';
 import {
   DEFAULT_PORT,
   SERVE_DEFAULTS as D,
@@ -19,12 +17,11 @@ import {
   type ServeFlags,
 } from './config.js';
 import { parseSize } from './size.js';
-import { runGet, resultLine, type GetReporter } from './commands/get.js';
-import { runPayload } from './commands/payload.js';
-import { runPkiInit, runPkiIssueClient, runPkiRevoke } from './commands/pki.js';
-import { runEncrypt } from './commands/encrypt.js';
-import { runDecrypt } from './commands/decrypt.js';
-import { serveUntilSignalled, startServe } from './commands/serve.js';
+
+import type { GetReporter } from './commands/get.js';
+
+// Command modules load on first use: `get` should not pay for the PKI generator, the logger
+// or the YAML parser at start-up.
 
 /** Exit codes (README "Exit codes"): scripts branch on these. */
 export const EXIT = {
@@ -144,6 +141,8 @@ function buildProgram(): Command {
         ).choices(['json', 'pretty']),
       ),
   ).action(async (o: ServeFlags) => {
+    const { createLogger } = await import('./log.js');
+    const { serveUntilSignalled, startServe } = await import('./commands/serve.js');
     const log = createLogger({
       pretty: (o.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty',
     });
@@ -168,9 +167,10 @@ function buildProgram(): Command {
       process.once(sig, () => {
         ac.abort();
       });
+    const { runGet, resultLine } = await import('./commands/get.js');
     const result = await runGet(
       { ...getOptions(name, o), signal: ac.signal },
-      reporter(!o.quiet && process.stderr.isTTY),
+      await reporter(!o.quiet && process.stderr.isTTY),
     );
     out(resultLine(result));
   });
@@ -188,6 +188,7 @@ function buildProgram(): Command {
     .option('--passphrase-file <file>', 'encrypt to the passphrase on the first line of this file')
     .option('--out <path>', 'output (default FILE.sst)')
     .action(async (file: string, o: { to: string[]; passphraseFile?: string; out?: string }) => {
+      const { runEncrypt } = await import('./commands/encrypt.js');
       await runEncrypt(
         { file, to: o.to, ...defined({ passphraseFile: o.passphraseFile, out: o.out }) },
         out,
@@ -214,6 +215,7 @@ function buildProgram(): Command {
           expectSha256?: string;
         },
       ) => {
+        const { runDecrypt } = await import('./commands/decrypt.js');
         await runDecrypt({ file, ...defined(o) }, out);
       },
     );
@@ -234,6 +236,7 @@ function buildProgram(): Command {
     .option('--client <name>', 'extra client certificate NAME.crt (repeatable)', collect, [])
     .option('--force', 'replace an existing PKI in --dir')
     .action(async (o: PkiInitFlags) => {
+      const { runPkiInit } = await import('./commands/pki.js');
       await runPkiInit(pkiInitOptions(o), out);
     });
   pki
@@ -243,6 +246,7 @@ function buildProgram(): Command {
     .option('--dir <dir>', 'PKI folder', 'pki')
     .option('--days <n>', 'validity in days', '825')
     .action(async (name: string, o: { dir: string; days: string }) => {
+      const { runPkiIssueClient } = await import('./commands/pki.js');
       await runPkiIssueClient({ dir: o.dir, name, days: parseCount(o.days, '--days') }, out);
     });
   pki
@@ -251,6 +255,7 @@ function buildProgram(): Command {
     .argument('<name-or-serial>', 'client name (NAME.crt in the PKI folder) or hex serial')
     .option('--dir <dir>', 'PKI folder', 'pki')
     .action(async (target: string, o: { dir: string }) => {
+      const { runPkiRevoke } = await import('./commands/pki.js');
       await runPkiRevoke({ dir: o.dir, target }, out);
     });
 
@@ -260,6 +265,7 @@ function buildProgram(): Command {
     .argument('<file>', 'output file')
     .requiredOption('--size <size>', 'bytes: 1000, 64KiB, 64MiB, 1GiB')
     .action(async (file: string, o: { size: string }) => {
+      const { runPayload } = await import('./commands/payload.js');
       out(await runPayload(file, parseSize(o.size)));
     });
 
@@ -278,8 +284,9 @@ function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefi
 }
 
 /** stderr lines always; a progress bar only on a terminal. */
-function reporter(bar: boolean): GetReporter {
-  const progress = bar
+async function reporter(bar: boolean): Promise<GetReporter> {
+  const { SingleBar } = bar ? await import('cli-progress') : { SingleBar: undefined };
+  const progress = SingleBar
     ? new SingleBar({
         stream: process.stderr,
         format: ' {bar} {percentage}% | {done} of {all} | {rate} | ETA {eta_formatted}',

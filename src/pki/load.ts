@@ -1,8 +1,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, SubjectAlternativeName, id_ce_subjectAltName } from '@peculiar/asn1-x509';
+import { altNames } from './altnames.js';
 import { SecureStreamError, errnoCode } from '../errors.js';
 
 /** PEM files larger than this are refused: real CA bundles are far smaller. */
@@ -358,20 +357,11 @@ function subjectOf(cert: X509Certificate): string {
   return cert.subject.split('\n').join(', ');
 }
 
-/** DNS names and IP addresses of the subjectAltName extension, decoded from the DER. */
+/** DNS names and IP addresses of the subjectAltName extension. */
 export function subjectAltNames(cert: X509Certificate): {
   dnsNames: string[];
   ipAddresses: string[];
 } {
-  const parsed = AsnConvert.parse(cert.raw, Certificate);
-  const ext = parsed.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_subjectAltName);
-  const dnsNames: string[] = [];
-  const ipAddresses: string[] = [];
-  if (ext) {
-    for (const name of AsnConvert.parse(ext.extnValue, SubjectAlternativeName)) {
-      if (name.dNSName !== undefined) dnsNames.push(name.dNSName);
-      if (name.iPAddress !== undefined) ipAddresses.push(name.iPAddress);
-    }
-  }
+  const { dnsNames, ipAddresses } = altNames(cert);
   return { dnsNames, ipAddresses };
 }
