@@ -22,9 +22,14 @@ export function altNames(cert: X509Certificate): AltNames {
     const raw = m[2] ?? '';
     const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
     if (kind === 'DNS') out.dnsNames.push(value);
-    else if (kind === 'IP Address' && isIP(value)) out.ipAddresses.push(value);
+    else if (kind === 'IP Address' && isIP(value)) out.ipAddresses.push(canonicalIp(value));
     else if (kind === 'email') out.emails.push(value);
     else if (kind === 'URI') out.uris.push(value);
   }
   return out;
+}
+
+/** node prints IPv6 SANs uncompressed (`0:0:0:0:0:0:0:1`); people and configs write `::1`. */
+function canonicalIp(ip: string): string {
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }
