@@ -2,8 +2,11 @@ import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { SecureStreamError } from '../errors.js';
 
-/** Size of each read from disk: large reads keep syscalls and JS turns per GiB low. */
-export const READ_CHUNK = 1024 * 1024;
+/**
+ * Size of each read from disk. Large enough that syscalls and JS turns per GiB stay few, small
+ * enough that many connections at once hold little memory (two of these each).
+ */
+export const READ_CHUNK = 256 * 1024;
 
 /**
  * Yields exactly `at.size` bytes of an open file in READ_CHUNK pieces, with the next read
@@ -11,32 +14,38 @@ export const READ_CHUNK = 1024 * 1024;
  * its size, mtime or ctime differ at the end from `at` (it changed while being sent), it
  * throws `file-changed`: PROTOCOL-v1 wants the connection aborted without a trailer rather
  * than a mixed copy delivered.
+ *
+ * With `reuse`, two buffers alternate for the whole file instead of a fresh one per read (no
+ * garbage, flat memory). The caller must then be completely done with a yielded buffer before
+ * it asks for the next one, e.g. by awaiting the socket write's callback.
  */
 export async function* readExactly(
   handle: FileHandle,
   at: Stats,
-  chunk = READ_CHUNK,
+  opts: { chunk?: number; reuse?: boolean } = {},
 ): AsyncGenerator<Buffer> {
   const size = at.size;
-  let pos = 0;
-  const readAt = async (at: number): Promise<Buffer> => {
-    const want = Math.min(chunk, size - at);
-    const buf = Buffer.allocUnsafe(want);
+  const chunk = Math.min(opts.chunk ?? READ_CHUNK, Math.max(size, 1));
+  const pool = opts.reuse ? [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)] : undefined;
+  let turn = 0;
+  const readAt = async (pos: number): Promise<Buffer> => {
+    const want = Math.min(chunk, size - pos);
+    const buf = pool ? (pool[turn++ % 2] as Buffer).subarray(0, want) : Buffer.allocUnsafe(want);
     let got = 0;
     while (got < want) {
-      const { bytesRead } = await handle.read(buf, got, want - got, at + got);
+      const { bytesRead } = await handle.read(buf, got, want - got, pos + got);
       if (bytesRead === 0) throw changed();
       got += bytesRead;
     }
     return buf;
   };
-  let pending: Promise<Buffer> | undefined;
-  const start = (at: number): Promise<Buffer> => {
-    const p = readAt(at);
+  const start = (pos: number): Promise<Buffer> => {
+    const p = readAt(pos);
     p.catch(() => undefined); // awaited below; this only stops an unhandled rejection on early exit
     return p;
   };
-  if (size > 0) pending = start(0);
+  let pos = 0;
+  let pending = size > 0 ? start(0) : undefined;
   while (pending) {
     const buf = await pending;
     pos += buf.length;

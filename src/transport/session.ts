@@ -130,7 +130,9 @@ async function sendBody(
   // bytes go out; the body digest of an encrypted response is new every time.
   const known = digests.get(stat);
   const fileHash = known === undefined ? createHash('sha256') : undefined;
-  const source = readExactly(opened.handle, stat);
+  // Plain bodies go from two reused read buffers straight to the socket; the encoder keeps
+  // views of its input, so it gets fresh buffers.
+  const source = readExactly(opened.handle, stat, { reuse: !encoder });
   const fromFile = fileHash ? tap(source, (b) => fileHash.update(b)) : source;
   if (!socket.write(encodeOk(length, mode))) await drained(socket);
   if (encoder) {
@@ -141,7 +143,7 @@ async function sendBody(
     });
     out.sha256 = bodyHash.digest('hex');
   } else {
-    for await (const chunk of fromFile) await send(socket, chunk, out);
+    for await (const chunk of fromFile) await sendAndRelease(socket, chunk, out);
   }
   if (out.bytes !== length) throw new Error(`body length ${out.bytes} differs from ${length}`);
   const fileSha256 = known ?? (fileHash as Hash).digest('hex');
@@ -150,6 +152,17 @@ async function sendBody(
   else out.sha256 = fileSha256;
   out.outcome = 'ok';
   await endWith(socket, encodeTrailer(out.sha256 ?? '', out.plaintextSha256));
+}
+
+/** Resolves once the socket has taken `b` completely, so the buffer may be reused. */
+function sendAndRelease(socket: TLSSocket, b: Buffer, out: Outcome): Promise<void> {
+  out.bytes += b.length;
+  return new Promise((resolve, reject) => {
+    socket.write(b, (err) => {
+      if (err) reject(gone());
+      else resolve();
+    });
+  });
 }
 
 function send(socket: TLSSocket, b: Buffer, out: Outcome): Promise<void> | undefined {
