@@ -7,7 +7,9 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       // node:test's describe/it return promises the runner awaits itself.
@@ -15,7 +17,20 @@ export default tseslint.config(
         'error',
         {
           allowForKnownSafeCalls: [
-            { from: 'package', name: ['test', 'it', 'describe', 'before', 'after', 'beforeEach', 'afterEach', 'suite'], package: 'node:test' },
+            {
+              from: 'package',
+              name: [
+                'test',
+                'it',
+                'describe',
+                'before',
+                'after',
+                'beforeEach',
+                'afterEach',
+                'suite',
+              ],
+              package: 'node:test',
+            },
           ],
         },
       ],
