@@ -121,6 +121,7 @@ function buildProgram(): Command {
         '--encrypt',
         "send every file as sstream-v1, encrypted to the client certificate's key",
       )
+      .option('--workers <n>', 'processes sharing the port, or auto (one per CPU)', D.workers)
       .option(
         '--access <file>',
         'access rules (YAML): which client identities may read which paths (default: all)',
@@ -142,12 +143,24 @@ function buildProgram(): Command {
       ),
   ).action(async (o: ServeFlags) => {
     const { createLogger } = await import('./log.js');
-    const { serveUntilSignalled, startServe } = await import('./commands/serve.js');
+    const { checkServe, serveUntilSignalled, startServe } = await import('./commands/serve.js');
     const log = createLogger({
       pretty: (o.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty',
     });
     const opts = serveOptions(o);
-    await serveUntilSignalled(() => startServe(opts, log, out), log);
+    if (opts.workers === 1) {
+      await serveUntilSignalled(() => startServe(opts, log, out), log);
+      return;
+    }
+    const cluster = await import('./commands/cluster.js');
+    if (cluster.isClusterWorker()) {
+      const say = cluster.announceToPrimary;
+      const wlog = log.child({ worker: cluster.workerId() });
+      await serveUntilSignalled(() => startServe(opts, wlog, say), wlog, cluster.workerControls);
+    } else {
+      await checkServe(opts); // one clear error here rather than one per worker
+      await cluster.runPrimary(opts.workers, log, out);
+    }
   });
 
   pkiOptions(

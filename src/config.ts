@@ -3,6 +3,7 @@
  * is a small function whose error names the flags involved.
  */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
 import { pkiPaths, type Role } from './pki/load.js';
 import { DEFAULT_LIMITS } from './transport/server.js';
@@ -109,6 +110,7 @@ export interface ServeFlags extends PkiFlags {
   maxConnectionsPerAddress: string;
   grace: string;
   encrypt?: boolean;
+  workers: string;
   crl?: string;
   access?: string;
   logFormat?: 'json' | 'pretty';
@@ -144,6 +146,7 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     },
     graceMs: parseDuration(f.grace, '--grace'),
     encrypt: f.encrypt === true,
+    workers: parseWorkers(f.workers),
     crl: crlSource(f),
     accessPath: f.access === undefined ? undefined : nonEmpty(f.access, '--access'),
   };
@@ -165,6 +168,7 @@ export const SERVE_DEFAULTS = {
   maxConnections: String(DEFAULT_LIMITS.maxConnections),
   maxConnectionsPerAddress: String(DEFAULT_LIMITS.maxConnectionsPerAddress),
   grace: '60s',
+  workers: '1',
 } as const;
 
 /** `get` flags as the CLI parser hands them over. */
@@ -215,4 +219,17 @@ export function pkiInitOptions(f: PkiInitFlags): PkiInitOptions {
     clients: ['client', ...f.client.filter((c) => c !== 'client')],
     force: f.force === true,
   };
+}
+
+/** `--workers N`: 1..64 processes; `auto` is one per CPU. */
+export function parseWorkers(text: string): number {
+  if (text === 'auto') return Math.max(1, availableParallelism());
+  const n = /^\d{1,2}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new UsageError(
+      `invalid --workers "${text}"`,
+      'use a number from 1 to 64, or auto (one per CPU)',
+    );
+  }
+  return n;
 }

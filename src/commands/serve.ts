@@ -27,6 +27,8 @@ export interface ServeOptions {
   graceMs: number;
   /** Send every file as sstream-v1, encrypted to the client certificate's key. */
   encrypt: boolean;
+  /** Processes sharing the listening socket (node:cluster); 1 serves in this process. */
+  workers: number;
   /** `--crl FILE`, the PKI folder's crl.pem when it exists, or none. */
   crl: CrlSource;
   /** `--access FILE`; without it every client certificate from the CA may read everything. */
@@ -43,6 +45,11 @@ interface Loaded {
 }
 
 /** Reads and validates everything from disk; throws before anything is swapped in. */
+/** Loads and validates everything `serve` needs, without listening (a cluster primary's check). */
+export async function checkServe(opts: ServeOptions): Promise<void> {
+  await loadAll(opts);
+}
+
 async function loadAll(opts: ServeOptions, previous?: Loaded): Promise<Loaded> {
   const material = await loadTlsMaterial({ ...opts.material, role: 'server' });
   const kind = material.certInfo.keyKind;
@@ -167,16 +174,43 @@ export async function startServe(
   };
 }
 
+/** What can tell a running server to stop or reload: process signals, or a cluster primary. */
+export interface Controls {
+  /** Calls `stop` on a stop request (a second one means "now") and `reload` on a reload one. */
+  subscribe(handlers: { stop: (reason: string) => void; reload: () => void }): () => void;
+}
+
 /**
- * Starts the server and runs until SIGTERM/SIGINT: the first stops accepting and lets
- * transfers finish within the grace period, a second closes every connection at once. SIGHUP
- * reloads. The handlers are in place before the server listens, so a signal sent as soon as
- * the "listening" line appears never meets the default action (which would kill the process);
- * one that arrives while starting is acted on once the server is up.
+ * SIGTERM/SIGINT stop (the first gracefully, a second at once), SIGHUP reloads. SIGTERM and
+ * SIGINT stay handled until exit: a late second signal must not kill the process mid-log.
+ */
+export const processSignals: Controls = {
+  subscribe({ stop, reload }) {
+    const onTerm = (): void => {
+      stop('SIGTERM');
+    };
+    const onInt = (): void => {
+      stop('SIGINT');
+    };
+    const onHup = (): void => {
+      reload();
+    };
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+    return () => process.off('SIGHUP', onHup);
+  },
+};
+
+/**
+ * Runs until told to stop: the first stop request stops accepting and lets transfers finish
+ * within the grace period, a second closes every connection at once; reload requests reload.
+ * Requests that arrive while the server is still starting are acted on once it is up.
  */
 export async function serveUntilSignalled(
   start: () => Promise<RunningServer>,
   log: Logger,
+  controls: Controls = processSignals,
 ): Promise<void> {
   // Mutated from signal handlers, so kept in one object the compiler does not narrow.
   const state: { running?: RunningServer; stopping?: string; reloadPending: boolean } = {
@@ -199,19 +233,11 @@ export async function serveUntilSignalled(
     state.stopping = signal;
     if (state.running) beginStop(state.running, signal);
   };
-  const onTerm = (): void => {
-    onStop('SIGTERM');
-  };
-  const onInt = (): void => {
-    onStop('SIGINT');
-  };
   const onHup = (): void => {
     if (state.running) void state.running.reload();
     else state.reloadPending = true;
   };
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
-  process.on('SIGHUP', onHup);
+  const unsubscribe = controls.subscribe({ stop: onStop, reload: onHup });
   try {
     const running = await start();
     state.running = running;
@@ -219,7 +245,6 @@ export async function serveUntilSignalled(
     else if (state.reloadPending) void running.reload();
     await done;
   } finally {
-    process.off('SIGHUP', onHup);
-    // SIGTERM/SIGINT stay handled until exit: a late second signal must not kill mid-log.
+    unsubscribe();
   }
 }
