@@ -49,6 +49,8 @@ export interface SessionContext {
 
 export interface Outcome {
   outcome: string;
+  /** The `OK` line has gone out: from here on a failure can only abort the connection. */
+  headerSent?: boolean;
   request?: string;
   bytes: number;
   sha256?: string;
@@ -106,8 +108,8 @@ export async function serveSession(
     } else {
       out.outcome = 'internal';
       out.reason = e instanceof Error ? e.message : String(e);
-      if (out.bytes === 0 && !out.sha256)
-        await endWith(socket, encodeErr('internal', 'internal error'));
+      // Before the header an ERR line can still be sent; after it only an abort is honest.
+      if (!out.headerSent) await endWith(socket, encodeErr('internal', 'internal error'));
       else socket.destroy();
     }
   } finally {
@@ -134,6 +136,7 @@ async function sendBody(
   // views of its input, so it gets fresh buffers.
   const source = readExactly(opened.handle, stat, { reuse: !encoder });
   const fromFile = fileHash ? tap(source, (b) => fileHash.update(b)) : source;
+  out.headerSent = true;
   if (!socket.write(encodeOk(length, mode))) await drained(socket);
   if (encoder) {
     const bodyHash = createHash('sha256');
