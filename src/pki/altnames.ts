@@ -15,9 +15,14 @@ export interface AltNames {
  * so a name cannot smuggle in a second entry.
  */
 export function altNames(cert: X509Certificate): AltNames {
+  return parseAltNames(cert.subjectAltName ?? '');
+}
+
+/** The same for the text itself, as `tls.PeerCertificate.subjectaltname` also gives it. */
+export function parseAltNames(text: string): AltNames {
   const out: AltNames = { dnsNames: [], ipAddresses: [], emails: [], uris: [] };
   const re = /\s*([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)/g;
-  for (const m of (cert.subjectAltName ?? '').matchAll(re)) {
+  for (const m of text.matchAll(re)) {
     const kind = m[1];
     const raw = m[2] ?? '';
     const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
