@@ -10,13 +10,12 @@
  * those clients out at their next handshake.
  */
 import type { X509Certificate } from 'node:crypto';
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificateList } from '@peculiar/asn1-x509';
-import { SecureStreamError, errnoCode } from './errors.js';
+import { SecureStreamError } from './errors.js';
 import { CRL_FILE, crlSignedBy, readCrl } from './pki/crl.js';
-import { parseCertificates, pemBlocks } from './pki/load.js';
+import { parseCertificates, pathExists, pemBlocks } from './pki/load.js';
 
 /** Where the CRL comes from. */
 export type CrlSource =
@@ -41,7 +40,7 @@ export async function loadCrl(
 ): Promise<LoadedCrl | undefined> {
   if (source.kind === 'none') return undefined;
   const path = source.kind === 'explicit' ? source.path : join(source.dir, CRL_FILE);
-  if (source.kind === 'pki' && !(await exists(path))) {
+  if (source.kind === 'pki' && !(await pathExists(path))) {
     if (previous) {
       throw new SecureStreamError(
         'crl-missing',
@@ -81,14 +80,4 @@ function uncovered(path: string, ca: X509Certificate): SecureStreamError {
       'tls would reject every client of that ca',
     'add a crl from each ca of the ca file (one pem file may hold several), or drop that ca',
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return false;
-    throw new SecureStreamError('pki-unreadable', `cannot read "${path}": ${String(errnoCode(e))}`);
-  }
 }

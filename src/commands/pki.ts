@@ -2,42 +2,21 @@ import { revoke, type RevokeResult } from '../pki/crl.js';
 import {
   initPki,
   issueClient,
+  type InitPkiOptions,
   type InitPkiResult,
+  type IssueClientOptions,
   type IssueClientResult,
   type KeySpec,
-  type KeyType,
 } from '../pki/generate.js';
 
 /** Receives one line of standard output (without the newline). */
 export type Out = (line: string) => void;
 
 /** `securestream pki init` options, already parsed from flags. */
-export interface PkiInitOptions {
-  /** PKI folder (--dir / --pki), created with mode 0700 when missing. */
-  dir: string;
-  /** --key-type; default 'ec' (P-256). */
-  keyType?: KeyType;
-  /** --rsa-bits; default 2048, only used with keyType 'rsa'. */
-  rsaBits?: number;
-  /** --days: leaf validity; default 825. The CA gets max(3650, days). */
-  days?: number;
-  /** --san (repeatable): extra server DNS names or IP addresses. */
-  sans?: string[];
-  /** --client (repeatable): client certificate names; default ['client']. */
-  clients?: string[];
-  /** --force: replace existing files. */
-  force?: boolean;
-}
+export type PkiInitOptions = Omit<InitPkiOptions, 'now'>;
 
 /** `securestream pki issue-client NAME` options. */
-export interface PkiIssueClientOptions {
-  dir: string;
-  name: string;
-  days?: number;
-  /** Default: the CA's key type. */
-  keyType?: KeyType;
-  rsaBits?: number;
-}
+export type PkiIssueClientOptions = Omit<IssueClientOptions, 'now'>;
 
 /** `securestream pki revoke TARGET` options. */
 export interface PkiRevokeOptions {

@@ -1,5 +1,4 @@
 import { X509Certificate, verify } from 'node:crypto';
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -19,7 +18,7 @@ import {
   id_ce_cRLNumber,
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
-import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
+import { SecureStreamError, UsageError } from '../errors.js';
 import {
   loadCaFromDir,
   signDer,
@@ -29,7 +28,7 @@ import {
   writeFilesAtomically,
   type LoadedCa,
 } from './generate.js';
-import { findIssuer, parseCertificates, pemBlocks, readPemFile } from './load.js';
+import { findIssuer, parseCertificates, pathExists, pemBlocks, readPemFile } from './load.js';
 
 /** Name of the revocation list inside a PKI folder. */
 export const CRL_FILE = 'crl.pem';
@@ -92,7 +91,7 @@ export async function revoke(opts: RevokeOptions): Promise<RevokeResult> {
   const ca = await loadCaFromDir(opts.dir);
   const { serialHex, name } = await resolveTarget(opts.dir, opts.target, ca);
   const crlPath = join(opts.dir, CRL_FILE);
-  const old = (await fileExists(crlPath)) ? await readOwnCrl(crlPath, ca) : undefined;
+  const old = (await pathExists(crlPath)) ? await readOwnCrl(crlPath, ca) : undefined;
   const revoked = old?.tbsCertList.revokedCertificates ?? [];
   const oldNumber = crlNumberOf(old);
   const base = { serialHex, crlPath, ...(name === undefined ? {} : { name }) };
@@ -158,7 +157,7 @@ async function resolveTarget(
   if (target.toLowerCase() === 'ca') throw new UsageError('the ca cannot revoke itself');
   const isName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(target);
   const certPath = join(dir, `${target}.crt`);
-  if (isName && (await fileExists(certPath))) {
+  if (isName && (await pathExists(certPath))) {
     const cert = parseCertificates(await readPemFile(certPath), certPath)[0] as X509Certificate;
     if (!findIssuer(cert, [ca.cert])) {
       throw new SecureStreamError(
@@ -296,14 +295,4 @@ function foreignCrl(path: string): SecureStreamError {
     `crl "${path}" is not signed by this ca`,
     'it belongs to another CA: move it away, then revoke again',
   );
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return false;
-    throw new SecureStreamError('pki-unreadable', `cannot read "${path}"`, undefined, { cause: e });
-  }
 }

@@ -49,6 +49,7 @@ import {
   assertValidAt,
   parseCertificates,
   parsePrivateKey,
+  pathExists,
   readPemFile,
 } from './load.js';
 
@@ -527,7 +528,7 @@ export async function initPki(opts: InitPkiOptions): Promise<InitPkiResult> {
   await makePkiDir(opts.dir);
   await writeFilesAtomically(files);
   const removed: string[] = [];
-  if (opts.force && (await exists(crlPath))) {
+  if (opts.force && (await pathExists(crlPath))) {
     // a CRL signed by the replaced CA would make servers reject every client
     await unlink(crlPath).catch((e: unknown) => {
       throw writeError(e, crlPath);
@@ -696,19 +697,9 @@ function pemFiles(dir: string, name: string, pair: PemPair): PkiFile[] {
   ];
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return false;
-    throw writeError(e, path);
-  }
-}
-
 async function assertAbsent(paths: readonly string[], hint: string): Promise<void> {
   for (const path of paths) {
-    if (await exists(path)) {
+    if (await pathExists(path)) {
       throw new SecureStreamError('pki-exists', `"${path}" already exists`, hint);
     }
   }

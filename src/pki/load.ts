@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { altNames } from './altnames.js';
 import { SecureStreamError, errnoCode } from '../errors.js';
@@ -364,4 +364,18 @@ export function subjectAltNames(cert: X509Certificate): {
 } {
   const { dnsNames, ipAddresses } = altNames(cert);
   return { dnsNames, ipAddresses };
+}
+
+/**
+ * Whether something exists at `path` (a dangling symlink counts). Any error other than
+ * ENOENT is `pki-unreadable`: a PKI file that cannot be checked must not be taken as absent.
+ */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw new SecureStreamError('pki-unreadable', `cannot read "${path}"`, undefined, { cause: e });
+  }
 }
