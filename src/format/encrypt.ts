@@ -98,9 +98,7 @@ class EncryptStream extends Transform {
       for (let p = this.framer.takeFull(); p; p = this.framer.takeFull()) {
         c.seal(p, this.index++, false, out);
       }
-      // One buffer per input: a consumer that writes to TLS sends full records instead of a
-      // separate 32-byte record for every tag.
-      if (out.length > 0) this.push(Buffer.concat(out));
+      for (const b of out) this.push(b);
     });
   }
 
@@ -108,7 +106,7 @@ class EncryptStream extends Transform {
     this.withCipher(cb, (c) => {
       const out: Buffer[] = [];
       c.seal(this.framer.takeRest(), this.index++, true, out);
-      this.push(Buffer.concat(out));
+      for (const b of out) this.push(b);
     });
   }
 }
