@@ -128,6 +128,12 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
     socket.once('keylog', () => {
       ctx.keysDerived = true;
     });
+    // node checks the server's chain right after its internal 'secure' event and destroys the
+    // socket on failure; a listener placed first still sees the certificate, so an error can
+    // say when it expired or who issued it.
+    socket.prependOnceListener('secure', () => {
+      ctx.peer = socket.getPeerCertificate();
+    });
     socket.once('secureConnect', () => {
       clearTimeout(connectTimer);
       ctx.handshakeDone = true;

@@ -4,6 +4,7 @@
  */
 import type { PeerCertificate } from 'node:tls';
 import { SecureStreamError } from '../errors.js';
+import { formatName } from './peer.js';
 
 /** Alert names as Node spells them in `ERR_SSL_…_ALERT_…` codes, and what they mean for us. */
 const ALERT_REASONS: Record<string, string> = {
@@ -105,7 +106,7 @@ export function explainClientError(err: Error, ctx: DialContext): SecureStreamEr
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
       return mk(
         'tls-unknown-ca',
-        "the server's certificate is signed by an unknown CA",
+        `the server's certificate is signed by an unknown CA (issuer: ${formatName(ctx.peer?.issuer)})`,
         'pass the CA that issued the server certificate with --ca or --pki',
       );
     case 'CERT_HAS_EXPIRED':

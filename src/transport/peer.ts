@@ -21,16 +21,20 @@ export function peerIdentity(socket: TLSSocket): PeerIdentity | undefined {
   const cert: PeerCertificate | Record<string, never> = socket.getPeerCertificate();
   if (!('fingerprint256' in cert)) return undefined;
   const { dnsNames, emails, uris } = parseAltNames(cert.subjectaltname ?? '');
-  const parts = Object.entries(cert.subject as unknown as Record<string, string | string[]>);
   const cn = cert.subject.CN;
   return {
-    subject: parts
-      .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`))
-      .join(', '),
+    subject: formatName(cert.subject),
     commonName: Array.isArray(cn) ? cn[0] : cn,
     fingerprint256: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
     dnsNames,
     emails,
     uris,
   };
+}
+
+/** A distinguished name as node's PeerCertificate gives it, written `CN=a, O=b`. */
+export function formatName(name: PeerCertificate['subject'] | undefined): string {
+  if (!name) return 'unknown';
+  const parts = Object.entries(name as unknown as Record<string, string | string[]>);
+  return parts.flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`)).join(', ');
 }

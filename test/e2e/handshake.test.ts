@@ -5,9 +5,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect, type ConnectionOptions } from 'node:tls';
+import { connect, createServer, type ConnectionOptions } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { issueCertificate } from '../../src/pki/generate.js';
 import { after, before, describe, it } from 'node:test';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/pki.js';
 import { runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
@@ -305,5 +308,93 @@ describe('cipher policy', () => {
     ]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /securestream: error: unknown or weak cipher suite "RC4-MD5"/);
+  });
+});
+
+describe('server certificate problems, as the client reports them', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let pki: TestPki;
+
+  before(async () => {
+    dir = await tempDir();
+    pki = await makeTestPki(join(dir.path, 'certs'));
+  });
+  after(async () => {
+    await dir.remove();
+  });
+
+  /** A bare TLS server with any certificate, since `serve` refuses to start with a bad one. */
+  const serveWith = async (cert: string, key: string) => {
+    const server = createServer({ cert, key, ca: readFileSync(pki.ca), requestCert: true });
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, port: (server.address() as AddressInfo).port };
+  };
+
+  it('an expired server certificate: the client says when it expired', async () => {
+    const ca = {
+      certPem: await readFile(pki.ca, 'utf8'),
+      keyPem: await readFile(pki.caKey, 'utf8'),
+    };
+    const day = 86_400_000;
+    const expired = await issueCertificate(ca, {
+      kind: 'server',
+      commonName: 'localhost',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      keySpec: { kind: 'ec', curve: 'P-256' },
+      notBefore: new Date(Date.now() - 10 * day),
+      notAfter: new Date(Date.now() - day),
+    });
+    const { server, port } = await serveWith(expired.certPem, expired.keyPem);
+    try {
+      const out = join(dir.path, 'expired-out');
+      await mkdir(out);
+      const r = await runCli([
+        'get',
+        'x',
+        '--server',
+        `localhost:${port}`,
+        '--pki',
+        pki.pki,
+        '--out',
+        join(out, 'x'),
+      ]);
+      assert.equal(r.code, 3);
+      const until = new X509Certificate(expired.certPem).validTo;
+      assert.match(
+        r.stderr,
+        new RegExp(`securestream: error: the server's certificate expired on ${until}`),
+      );
+      assert.deepEqual(await readdir(out), []);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a server certificate from another CA: the client names its issuer', async () => {
+    const { server, port } = await serveWith(
+      await readFile(pki.rogueClient.cert, 'utf8'),
+      await readFile(pki.rogueClient.key, 'utf8'),
+    );
+    try {
+      const r = await runCli([
+        'get',
+        'x',
+        '--server',
+        `127.0.0.1:${port}`,
+        '--pki',
+        pki.pki,
+        '--out',
+        join(dir.path, 'rogue-x'),
+      ]);
+      assert.equal(r.code, 3);
+      assert.match(
+        r.stderr,
+        /securestream: error: the server's certificate is signed by an unknown CA \(issuer: CN=/,
+      );
+    } finally {
+      server.close();
+    }
   });
 });
