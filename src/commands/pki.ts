@@ -6,8 +6,8 @@ import {
   type InitPkiResult,
   type IssueClientOptions,
   type IssueClientResult,
-  type KeySpec,
-} from '../pki/generate.js';
+} from '../pki/folder.js';
+import type { KeySpec } from '../pki/x509.js';
 
 /** Receives one line of standard output (without the newline). */
 export type Out = (line: string) => void;

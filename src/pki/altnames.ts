@@ -34,7 +34,10 @@ export function parseAltNames(text: string): AltNames {
   return out;
 }
 
-/** node prints IPv6 SANs uncompressed (`0:0:0:0:0:0:0:1`); people and configs write `::1`. */
-function canonicalIp(ip: string): string {
+/**
+ * An IP address in canonical text form: IPv6 compressed (`::1`; node prints SANs as
+ * `0:0:0:0:0:0:0:1`), IPv4 as given.
+ */
+export function canonicalIp(ip: string): string {
   return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }

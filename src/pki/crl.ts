@@ -19,15 +19,8 @@ import {
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import { SecureStreamError, UsageError } from '../errors.js';
-import {
-  loadCaFromDir,
-  signDer,
-  signerFor,
-  toArrayBuffer,
-  toPem,
-  writeFilesAtomically,
-  type LoadedCa,
-} from './generate.js';
+import { loadCaFromDir, writeFilesAtomically, type LoadedCa } from './folder.js';
+import { signDer, signerFor, toArrayBuffer, toPem } from './x509.js';
 import { findIssuer, parseCertificates, pathExists, pemBlocks, readPemFile } from './load.js';
 
 /** Name of the revocation list inside a PKI folder. */

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { issueCertificate } from '../../src/pki/generate.js';
+import { issueCertificate } from '../../src/pki/x509.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/pki.js';
 import { runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connect, createServer, type ConnectionOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { issueCertificate } from '../../src/pki/generate.js';
+import { issueCertificate } from '../../src/pki/x509.js';
 import { after, before, describe, it } from 'node:test';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/pki.js';
 import { runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';

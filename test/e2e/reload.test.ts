@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { issueCertificate } from '../../src/pki/generate.js';
+import { issueCertificate } from '../../src/pki/x509.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';

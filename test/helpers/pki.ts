@@ -8,7 +8,7 @@ import {
   type KeySpec,
   type LeafOptions,
   type PemPair,
-} from '../../src/pki/generate.js';
+} from '../../src/pki/x509.js';
 
 /** Absolute paths of a certificate and its private key. */
 export interface CertFiles {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { normalizeSerial, readCrl, revoke } from '../../src/pki/crl.js';
-import { initPki, issueClient } from '../../src/pki/generate.js';
+import { initPki, issueClient } from '../../src/pki/folder.js';
 import { openssl, tempDir } from '../helpers/pki.js';
 
 const DAY = 24 * 60 * 60 * 1000;

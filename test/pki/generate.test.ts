@@ -5,15 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   checkClientNames,
-  createCa,
-  generateKey,
   initPki,
-  issueCertificate,
   issueClient,
   normalizeSan,
   writeFilesAtomically,
-  type PemPair,
-} from '../../src/pki/generate.js';
+} from '../../src/pki/folder.js';
+import { createCa, generateKey, issueCertificate, type PemPair } from '../../src/pki/x509.js';
 import { subjectAltNames } from '../../src/pki/load.js';
 import { openssl, tempDir } from '../helpers/pki.js';
 

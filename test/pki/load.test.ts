@@ -3,7 +3,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createCa, issueCertificate } from '../../src/pki/generate.js';
+import { createCa, issueCertificate } from '../../src/pki/x509.js';
 import {
   MAX_PEM_BYTES,
   loadTlsMaterial,
