@@ -1,6 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { materialPaths, parseDuration, parsePort } from '../src/config.js';
+import {
+  SERVE_DEFAULTS,
+  materialPaths,
+  parseDuration,
+  parsePort,
+  parseWorkers,
+  serveOptions,
+  type ServeFlags,
+} from '../src/config.js';
 import { UsageError } from '../src/errors.js';
 import { parseSize } from '../src/size.js';
 import { parseHostPort, resolveTlsPolicy } from '../src/transport/tls.js';
@@ -109,6 +117,52 @@ describe('TLS policy', () => {
     usage(
       () => resolveTlsPolicy({ keyKind: 'rsa', ciphers: ['AES128-SHA'] }),
       /unknown or weak cipher suite "AES128-SHA"/,
+    );
+  });
+});
+
+describe('serve flags', () => {
+  const flags = (extra: Partial<ServeFlags> = {}): ServeFlags => ({ ...SERVE_DEFAULTS, ...extra });
+
+  it('defaults: port 8443, TLS 1.2, one worker, the PKI folder crl.pem, no access rules', () => {
+    const o = serveOptions(flags());
+    assert.equal(o.port, 8443);
+    assert.equal(o.tlsMax, '1.2');
+    assert.equal(o.workers, 1);
+    assert.deepEqual(o.crl, { kind: 'pki', dir: 'pki' });
+    assert.equal(o.accessPath, undefined);
+    assert.deepEqual(o.limits, {
+      handshakeTimeoutMs: 10_000,
+      requestTimeoutMs: 10_000,
+      idleTimeoutMs: 60_000,
+      maxConnections: 512,
+      maxConnectionsPerAddress: 64,
+    });
+    assert.equal(o.graceMs, 60_000);
+  });
+
+  it('--crl wins; explicit --ca/--cert/--key without --crl means no CRL', () => {
+    assert.deepEqual(serveOptions(flags({ crl: 'x.pem' })).crl, {
+      kind: 'explicit',
+      path: 'x.pem',
+    });
+    assert.deepEqual(serveOptions(flags({ pki: 'p' })).crl, { kind: 'pki', dir: 'p' });
+    assert.deepEqual(serveOptions(flags({ ca: 'c', cert: 'k', key: 'y' })).crl, { kind: 'none' });
+    usage(() => serveOptions(flags({ crl: '' })), /--crl is empty/);
+  });
+
+  it('--workers takes 1..64 or auto', () => {
+    assert.equal(parseWorkers('2'), 2);
+    assert.ok(parseWorkers('auto') >= 1);
+    for (const bad of ['0', '65', 'two', '-1', '1.5'])
+      usage(() => parseWorkers(bad), /invalid --workers/);
+  });
+
+  it('--access keeps the path; an empty one is a usage error', () => {
+    assert.equal(serveOptions(flags({ access: 'rules.yaml' })).accessPath, 'rules.yaml');
+    assert.throws(
+      () => serveOptions(flags({ access: '' })),
+      (e: unknown) => e instanceof UsageError,
     );
   });
 });
