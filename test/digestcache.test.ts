@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DigestCache } from '../src/transport/digestcache.js';
-import { makeTestPki } from './helpers/pki.js';
-import { runCli, startServer, tempDir } from './helpers/proc.js';
+import { cliGet, makeFixture } from './helpers/fixture.js';
+import { startServer, tempDir } from './helpers/proc.js';
 
 describe('digest cache', () => {
   it('keys on device, inode, size, mtime and ctime; a rewrite in place misses', async () => {
@@ -40,10 +40,8 @@ describe('digest cache', () => {
   });
 
   it('a server never sends a stale digest after a same-size rewrite', async () => {
-    const dir = await tempDir();
-    const pki = await makeTestPki(join(dir.path, 'certs'));
-    const root = join(dir.path, 'root');
-    await mkdir(root);
+    const dir = await makeFixture();
+    const { pki, root } = dir;
     const server = await startServer(['--pki', pki.pki, '--root', root]);
     try {
       const f = join(root, 'f.bin');
@@ -52,16 +50,7 @@ describe('digest cache', () => {
         await writeFile(f, content);
         const out = join(dir.path, `out-${round}`);
         for (let again = 0; again < 2; again++) {
-          const r = await runCli([
-            'get',
-            'f.bin',
-            '--server',
-            `localhost:${server.port}`,
-            '--pki',
-            pki.pki,
-            '--out',
-            out,
-          ]);
+          const r = await cliGet(server.port, pki.pki, 'f.bin', out);
           assert.equal(r.code, 0, r.stderr);
           const hex = createHash('sha256').update(content).digest('hex');
           assert.equal(r.stdout, `${hex}  ${out}\n`);

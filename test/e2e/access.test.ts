@@ -5,26 +5,32 @@
  */
 import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { issueCertificate } from '../../src/pki/x509.js';
-import { makeTestPki, type CertFiles, type TestPki } from '../helpers/pki.js';
-import { runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { CertFiles, TestPki } from '../helpers/pki.js';
+import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 
 const DENIED = 'ERR forbidden access denied\n';
 
 describe('access rules', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let server: ServerProcess;
   let root: string;
   let sanClient: CertFiles;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
+    const files = ['public/a.txt', 'secret/s.txt', 'ci/c.txt', 'ops/o.txt', 'artifacts/x.bin'];
+    dir = await makeFixture({
+      ...Object.fromEntries(files.map((f) => [f, `${f}\n`])),
+      'pinned/p.txt': 'pinned\n',
+      '.env': 'TOKEN=1\n',
+    });
+    ({ pki, root } = dir);
     const ca = {
       certPem: await readFile(pki.ca, 'utf8'),
       keyPem: await readFile(pki.caKey, 'utf8'),
@@ -44,13 +50,6 @@ describe('access rules', () => {
     await writeFile(sanClient.cert, made.certPem);
     await writeFile(sanClient.key, made.keyPem, { mode: 0o600 });
 
-    root = join(dir.path, 'root');
-    for (const d of ['public', 'secret', 'ci', 'ops', 'artifacts', 'pinned'])
-      await mkdir(join(root, d), { recursive: true });
-    for (const f of ['public/a.txt', 'secret/s.txt', 'ci/c.txt', 'ops/o.txt', 'artifacts/x.bin'])
-      await writeFile(join(root, f), `${f}\n`);
-    await writeFile(join(root, 'pinned/p.txt'), 'pinned\n');
-    await writeFile(join(root, '.env'), 'TOKEN=1\n');
     await symlink('../secret/s.txt', join(root, 'public/leak.txt'));
 
     const client2Fp = new X509Certificate(await readFile(pki.client2.cert)).fingerprint256;
@@ -149,16 +148,7 @@ describe('access rules', () => {
 
   it('get exits 4 on a denied name and stores nothing', async () => {
     const out = join(dir.path, 'denied.txt');
-    const r = await runCli([
-      'get',
-      'secret/s.txt',
-      '--server',
-      `localhost:${server.port}`,
-      '--pki',
-      pki.pki,
-      '--out',
-      out,
-    ]);
+    const r = await cliGet(server.port, pki.pki, 'secret/s.txt', out);
     assert.equal(r.code, 4);
     assert.match(r.stderr, /forbidden \(access denied\)/);
     await assert.rejects(readFile(out), { code: 'ENOENT' });

@@ -7,14 +7,14 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 import { holdTransfer, sha256File } from '../helpers/transfer.js';
 
@@ -37,7 +37,7 @@ function prng(seed: number): () => number {
 }
 
 describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let root: string;
   let server: ServerProcess;
@@ -46,12 +46,11 @@ describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
   let key: Buffer;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'hello.txt'), 'hello\n');
-    await writeFile(join(root, 'big.bin'), randomBytes(8 * 1024 * 1024));
+    dir = await makeFixture({
+      'hello.txt': 'hello\n',
+      'big.bin': randomBytes(8 * 1024 * 1024),
+    });
+    ({ pki, root } = dir);
     ca = readFileSync(pki.ca);
     cert = readFileSync(pki.client.cert);
     key = readFileSync(pki.client.key);

@@ -8,16 +8,17 @@ import { readFile, readdir, mkdir, stat, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { CLI, run, runCli, startServer, tempDir } from '../helpers/proc.js';
+import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { CLI, run, runCli, startServer } from '../helpers/proc.js';
 
 describe('cli', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
+    dir = await makeFixture();
+    pki = dir.pki;
   });
   after(async () => {
     await dir.remove();
@@ -138,9 +139,8 @@ describe('cli', () => {
   });
 
   it('an interrupted get (SIGINT) exits 130 and leaves nothing', async () => {
-    const root = join(dir.path, 'root');
+    const root = dir.root;
     const out = join(dir.path, 'int-out');
-    await mkdir(root);
     await mkdir(out);
     await writeFile(join(out, 'big.bin'), 'previous contents');
     const made = await runCli(['payload', join(root, 'big.bin'), '--size', '256MiB']);

@@ -6,24 +6,24 @@ import { strict as assert } from 'node:assert';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 
 const SECRET = 'top-secret-outside-the-root';
 
 describe('path confinement', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let server: ServerProcess;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    const root = join(dir.path, 'root');
-    await mkdir(join(root, 'sub'), { recursive: true });
+    dir = await makeFixture({ 'inside.txt': 'inside\n' });
+    pki = dir.pki;
+    const root = dir.root;
+    await mkdir(join(root, 'sub'));
     await writeFile(join(dir.path, 'secret.txt'), SECRET);
-    await writeFile(join(root, 'inside.txt'), 'inside\n');
     await symlink(join(dir.path, 'secret.txt'), join(root, 'escape'));
     await symlink(dir.path, join(root, 'escape-dir'));
     await symlink(join(root, 'inside.txt'), join(root, 'sub', 'alias'));

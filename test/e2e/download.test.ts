@@ -7,25 +7,24 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { run, runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { run, runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 
 const KiB = 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('download', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let server: ServerProcess;
   let root: string;
   let out: string;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
+    dir = await makeFixture();
+    ({ pki, root } = dir);
     out = join(dir.path, 'out');
-    await mkdir(root);
     await mkdir(out);
     server = await startServer(['--pki', pki.pki, '--root', root]);
   });
@@ -34,17 +33,7 @@ describe('download', () => {
     await dir.remove();
   });
 
-  const get = (name: string, outPath: string) =>
-    runCli([
-      'get',
-      name,
-      '--server',
-      `localhost:${server.port}`,
-      '--pki',
-      pki.pki,
-      '--out',
-      outPath,
-    ]);
+  const get = (name: string, outPath: string) => cliGet(server.port, pki.pki, name, outPath);
 
   for (const size of [0, 1, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 10 * 1024 * KiB]) {
     it(`stores ${size} bytes exactly and prints the sha256sum line`, async () => {
@@ -111,17 +100,7 @@ describe('download', () => {
 
   it('prints protocol and suite with --verbose', async () => {
     await writeFile(join(root, 'v.bin'), 'v');
-    const r = await runCli([
-      'get',
-      'v.bin',
-      '--server',
-      `localhost:${server.port}`,
-      '--pki',
-      pki.pki,
-      '--out',
-      join(out, 'v.bin'),
-      '--verbose',
-    ]);
+    const r = await cliGet(server.port, pki.pki, 'v.bin', join(out, 'v.bin'), ['--verbose']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /with TLSv1\.2 ECDHE-ECDSA-AES128-GCM-SHA256/);
     assert.match(r.stderr, /receiving 1 bytes, mode plain/);

@@ -8,24 +8,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type CertFiles, type TestPki } from '../helpers/pki.js';
-import { run, runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { CertFiles, TestPki } from '../helpers/pki.js';
+import { run, runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('encrypted transfers', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let server: ServerProcess;
   let root: string;
   const source = randomBytes(3 * 65536 + 1234);
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'data.bin'), source);
+    dir = await makeFixture({ 'data.bin': source });
+    ({ pki, root } = dir);
     server = await startServer(['--pki', pki.pki, '--root', root, '--encrypt']);
   });
   after(async () => {
@@ -150,17 +148,7 @@ describe('encrypted transfers', () => {
       const src = randomBytes(size);
       await writeFile(join(root, `f${size}`), src);
       const out = join(dir.path, `f${size}.plain`);
-      const r = await runCli([
-        'get',
-        `f${size}`,
-        '--server',
-        `localhost:${server.port}`,
-        '--pki',
-        pki.pki,
-        '--decrypt',
-        '--out',
-        out,
-      ]);
+      const r = await cliGet(server.port, pki.pki, `f${size}`, out, ['--decrypt']);
       assert.equal(r.code, 0, r.stderr);
       assert.ok((await readFile(out)).equals(src));
     }

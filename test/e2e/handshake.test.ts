@@ -5,15 +5,16 @@
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, createServer, type ConnectionOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { issueCertificate } from '../../src/pki/x509.js';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type CertFiles, type TestPki } from '../helpers/pki.js';
-import { runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { CertFiles, TestPki } from '../helpers/pki.js';
+import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 
 interface Attempt {
   secure: boolean;
@@ -41,18 +42,15 @@ function attempt(port: number, opts: ConnectionOptions): Promise<Attempt> {
 }
 
 describe('handshake', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let server: ServerProcess;
   let root: string;
   const creds = (c: CertFiles) => ({ cert: readFileSync(c.cert), key: readFileSync(c.key) });
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'hello.txt'), 'hello\n');
+    dir = await makeFixture({ 'hello.txt': 'hello\n' });
+    ({ pki, root } = dir);
     server = await startServer(['--pki', pki.pki, '--root', root]);
   });
   after(async () => {
@@ -136,16 +134,7 @@ describe('handshake', () => {
     try {
       const out = join(dir.path, 'wronghost');
       await mkdir(out);
-      const r = await runCli([
-        'get',
-        'hello.txt',
-        '--server',
-        `localhost:${other.port}`,
-        '--pki',
-        pki.pki,
-        '--out',
-        join(out, 'x'),
-      ]);
+      const r = await cliGet(other.port, pki.pki, 'hello.txt', join(out, 'x'));
       assert.equal(r.code, 3);
       assert.match(
         r.stderr,
@@ -181,16 +170,13 @@ describe('handshake', () => {
 });
 
 describe('cipher policy', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let root: string;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'f'), 'x');
+    dir = await makeFixture({ f: 'x' });
+    ({ pki, root } = dir);
   });
   after(async () => {
     await dir.remove();
@@ -312,12 +298,12 @@ describe('cipher policy', () => {
 });
 
 describe('server certificate problems, as the client reports them', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
+    dir = await makeFixture();
+    pki = dir.pki;
   });
   after(async () => {
     await dir.remove();
@@ -350,16 +336,7 @@ describe('server certificate problems, as the client reports them', () => {
     try {
       const out = join(dir.path, 'expired-out');
       await mkdir(out);
-      const r = await runCli([
-        'get',
-        'x',
-        '--server',
-        `localhost:${port}`,
-        '--pki',
-        pki.pki,
-        '--out',
-        join(out, 'x'),
-      ]);
+      const r = await cliGet(port, pki.pki, 'x', join(out, 'x'));
       assert.equal(r.code, 3);
       const until = new X509Certificate(expired.certPem).validTo;
       assert.match(

@@ -5,12 +5,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 import { holdTransfer, sha256File } from '../helpers/transfer.js';
 
@@ -37,18 +37,17 @@ function tcpUntilClosed(port: number, drip?: { first: Buffer; everyMs: number })
 }
 
 describe('timeouts (1 s each, set by flags)', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let root: string;
   let server: ServerProcess;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'hello.txt'), 'hello\n');
-    await writeFile(join(root, 'big.bin'), randomBytes(32 * 1024 * 1024));
+    dir = await makeFixture({
+      'hello.txt': 'hello\n',
+      'big.bin': randomBytes(32 * 1024 * 1024),
+    });
+    ({ pki, root } = dir);
     server = await startServer([
       '--pki',
       pki.pki,
@@ -144,17 +143,16 @@ describe('timeouts (1 s each, set by flags)', () => {
 });
 
 describe('connection caps', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let root: string;
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'hello.txt'), 'hello\n');
-    await writeFile(join(root, 'big.bin'), randomBytes(16 * 1024 * 1024));
+    dir = await makeFixture({
+      'hello.txt': 'hello\n',
+      'big.bin': randomBytes(16 * 1024 * 1024),
+    });
+    ({ pki, root } = dir);
   });
   after(async () => {
     await dir.remove();

@@ -9,8 +9,9 @@ import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { issueCertificate } from '../../src/pki/x509.js';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 import { holdTransfer, sha256File } from '../helpers/transfer.js';
 
@@ -18,7 +19,7 @@ const DAY = 86_400_000;
 const FAILED = 'reload failed; keeping the previous material';
 
 describe('reload on SIGHUP', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let live: string;
   let root: string;
@@ -49,18 +50,17 @@ describe('reload on SIGHUP', () => {
   }
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
+    dir = await makeFixture({
+      'hello.txt': 'hello\n',
+      'big.bin': randomBytes(32 * 1024 * 1024),
+    });
+    ({ pki, root } = dir);
     live = join(dir.path, 'live');
-    root = join(dir.path, 'root');
     await mkdir(live);
-    await mkdir(root);
     await copyFile(pki.ca, join(live, 'ca.crt'));
     await copyFile(pki.server.cert, join(live, 'server.crt'));
     await copyFile(pki.server.key, join(live, 'server.key'));
     await writeFile(join(live, 'rules.yaml'), 'rules:\n  - anyone: true\n    allow: "**"\n');
-    await writeFile(join(root, 'hello.txt'), 'hello\n');
-    await writeFile(join(root, 'big.bin'), randomBytes(32 * 1024 * 1024));
     server = await startServer([
       '--ca',
       join(live, 'ca.crt'),

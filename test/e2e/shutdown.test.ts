@@ -4,12 +4,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
+import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { startServer, type ServerProcess } from '../helpers/proc.js';
 import { holdTransfer, sha256File } from '../helpers/transfer.js';
 
 /** Resolves with the error code of a TCP connect (ECONNREFUSED once the listener is gone). */
@@ -40,18 +40,15 @@ function exited(server: ServerProcess): Promise<{ code: number | null; ms: numbe
 }
 
 describe('shutdown', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let root: string;
   let digest: string;
   const started: ServerProcess[] = [];
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'big.bin'), randomBytes(24 * 1024 * 1024));
+    dir = await makeFixture({ 'big.bin': randomBytes(24 * 1024 * 1024) });
+    ({ pki, root } = dir);
     digest = sha256File(join(root, 'big.bin'));
   });
   after(async () => {

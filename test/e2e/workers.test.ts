@@ -5,24 +5,22 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { runCli, startServer, tempDir } from '../helpers/proc.js';
+import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import type { TestPki } from '../helpers/pki.js';
+import { runCli, startServer } from '../helpers/proc.js';
 
 describe('serve --workers', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dir: Fixture;
   let pki: TestPki;
   let root: string;
   const big = randomBytes(24 * 1024 * 1024);
 
   before(async () => {
-    dir = await tempDir();
-    pki = await makeTestPki(join(dir.path, 'certs'));
-    root = join(dir.path, 'root');
-    await mkdir(root);
-    await writeFile(join(root, 'big.bin'), big);
+    dir = await makeFixture({ 'big.bin': big });
+    ({ pki, root } = dir);
   });
   after(async () => {
     await dir.remove();
@@ -42,18 +40,7 @@ describe('serve --workers', () => {
       const want = createHash('sha256').update(big).digest('hex');
       const outs = [0, 1, 2, 3].map((i) => join(dir.path, `o${i}`));
       const results = await Promise.all(
-        outs.map((o) =>
-          runCli([
-            'get',
-            'big.bin',
-            '--server',
-            `localhost:${server.port}`,
-            '--pki',
-            pki.pki,
-            '--out',
-            o,
-          ]),
-        ),
+        outs.map((o) => cliGet(server.port, pki.pki, 'big.bin', o)),
       );
       for (const [i, r] of results.entries())
         assert.equal(r.stdout, `${want}  ${outs[i] ?? ''}\n`, r.stderr);
@@ -68,16 +55,7 @@ describe('serve --workers', () => {
       );
 
       // A transfer in flight when SIGTERM arrives still completes.
-      const inflight = runCli([
-        'get',
-        'big.bin',
-        '--server',
-        `localhost:${server.port}`,
-        '--pki',
-        pki.pki,
-        '--out',
-        join(dir.path, 'late'),
-      ]);
+      const inflight = cliGet(server.port, pki.pki, 'big.bin', join(dir.path, 'late'));
       for (let i = 0; i < 500; i++) {
         const part = (await readdir(dir.path)).find((n) => n.startsWith('.late.'));
         if (part && (await stat(join(dir.path, part))).size > 0) break;
