@@ -8,9 +8,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { issueCertificate } from '../../src/pki/x509.js';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
-import type { CertFiles, TestPki } from '../helpers/pki.js';
+import { issueFromTestCa, type CertFiles, type TestPki } from '../helpers/pki.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 
@@ -31,12 +30,8 @@ describe('access rules', () => {
       '.env': 'TOKEN=1\n',
     });
     ({ pki, root } = dir);
-    const ca = {
-      certPem: await readFile(pki.ca, 'utf8'),
-      keyPem: await readFile(pki.caKey, 'utf8'),
-    };
     const day = 86_400_000;
-    const made = await issueCertificate(ca, {
+    const made = await issueFromTestCa(pki, {
       kind: 'client',
       commonName: 'robot',
       dnsNames: ['build.example.org'],

@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { connect, createServer, type ConnectionOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { issueCertificate } from '../../src/pki/x509.js';
 import { after, before, describe, it } from 'node:test';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
-import type { CertFiles, TestPki } from '../helpers/pki.js';
+import { issueFromTestCa, type CertFiles, type TestPki } from '../helpers/pki.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 
 interface Attempt {
@@ -318,12 +317,8 @@ describe('server certificate problems, as the client reports them', () => {
   };
 
   it('an expired server certificate: the client says when it expired', async () => {
-    const ca = {
-      certPem: await readFile(pki.ca, 'utf8'),
-      keyPem: await readFile(pki.caKey, 'utf8'),
-    };
     const day = 86_400_000;
-    const expired = await issueCertificate(ca, {
+    const expired = await issueFromTestCa(pki, {
       kind: 'server',
       commonName: 'localhost',
       dnsNames: ['localhost'],

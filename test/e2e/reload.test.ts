@@ -8,9 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { issueCertificate } from '../../src/pki/x509.js';
 import { makeFixture, type Fixture } from '../helpers/fixture.js';
-import type { TestPki } from '../helpers/pki.js';
+import { issueFromTestCa, type TestPki } from '../helpers/pki.js';
 import { startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 import { holdTransfer, sha256File } from '../helpers/transfer.js';
@@ -89,12 +88,8 @@ describe('reload on SIGHUP', () => {
     });
     assert.equal(held.serverFingerprint, before);
 
-    const ca = {
-      certPem: await readFile(pki.ca, 'utf8'),
-      keyPem: await readFile(pki.caKey, 'utf8'),
-    };
     const now = Date.now();
-    const next = await issueCertificate(ca, {
+    const next = await issueFromTestCa(pki, {
       kind: 'server',
       commonName: 'localhost rotated',
       dnsNames: ['localhost'],

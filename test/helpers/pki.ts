@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   createCa,
   issueCertificate,
+  type IssuedCertificate,
   type KeySpec,
   type LeafOptions,
   type PemPair,
@@ -201,4 +202,10 @@ export function openssl(args: string[], cwd?: string): OpensslResult {
 /** A fresh empty folder under the OS temp dir; remove it with `rm(dir, {recursive: true})`. */
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `securestream-${prefix}-`));
+}
+
+/** One more certificate from the test PKI's CA, for a case the fixture set lacks. */
+export async function issueFromTestCa(pki: TestPki, opts: LeafOptions): Promise<IssuedCertificate> {
+  const ca = { certPem: await readFile(pki.ca, 'utf8'), keyPem: await readFile(pki.caKey, 'utf8') };
+  return issueCertificate(ca, opts);
 }
