@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, isSecureStreamError } from './errors.js';
+import { ERROR_CODES } from './protocol.js';
 import {
   DEFAULT_PORT,
   SERVE_DEFAULTS as D,
@@ -40,9 +41,7 @@ export function exitCodeFor(e: unknown): number {
   if (c === 'usage') return EXIT.usage;
   if (c === 'interrupted') return EXIT.interrupted;
   if (c.startsWith('tls-') || c === 'connect-failed') return EXIT.tls;
-  if (
-    ['bad-request', 'not-found', 'forbidden', 'unsupported-key', 'busy', 'internal'].includes(c)
-  ) {
+  if ((ERROR_CODES as readonly string[]).includes(c)) {
     return EXIT.refused;
   }
   if (

@@ -84,6 +84,8 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
     let state: State = 'header';
     let line: Buffer[] = [];
     let lineLen = 0;
+    /** Once the server has sent any byte of its answer, it had accepted our certificate. */
+    const answered = (): boolean => state !== 'header' || lineLen > 0;
     let length = 0;
     let received = 0;
     let mode: Mode = 'plain';
@@ -145,7 +147,7 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
     socket.on('error', (e: Error) => {
       // Once the server has started answering, it accepted our certificate: a reset now is a
       // broken transfer, not a handshake problem.
-      if (state !== 'header' || lineLen > 0) {
+      if (answered()) {
         fail(
           new SecureStreamError(
             'truncated',
@@ -159,7 +161,6 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
     });
     sink.on('error', fail);
 
-    const lineLenIsZero = (): boolean => lineLen === 0;
     const takeLine = (chunk: Buffer, cap: number, what: string): [Buffer | undefined, Buffer] => {
       const lf = chunk.indexOf(0x0a);
       const part = lf < 0 ? chunk : chunk.subarray(0, lf);
@@ -243,9 +244,9 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
                 `the connection closed after ${received} of ${length} bytes${state === 'trailer' ? ' (no trailer)' : ''}`,
                 'the server stopped or the file changed while it was sent; try again',
               )
-            : state === 'header' && received === 0 && lineLenIsZero()
-              ? rejectedOurCertificate(ctx)
-              : protocol('the connection closed in the middle of the response header'),
+            : answered()
+              ? protocol('the connection closed in the middle of the response header')
+              : rejectedOurCertificate(ctx),
         );
         return;
       }

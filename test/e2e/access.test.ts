@@ -8,9 +8,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import { cliGet, cliServeRefuses, makeFixture, type Fixture } from '../helpers/fixture.js';
 import { issueFromTestCa, type CertFiles, type TestPki } from '../helpers/pki.js';
-import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
+import { startServer, type ServerProcess } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 
 const DENIED = 'ERR forbidden access denied\n';
@@ -152,33 +152,13 @@ describe('access rules', () => {
   it('an invalid rules file stops the server at start, naming file, line and key', async () => {
     const bad = join(dir.path, 'bad.yaml');
     await writeFile(bad, 'rules:\n  - cn: alice\n    paths: ["**"]\n');
-    const r = await runCli([
-      'serve',
-      '--pki',
-      pki.pki,
-      '--root',
-      root,
-      '--port',
-      '0',
-      '--access',
-      bad,
-    ]);
+    const r = await cliServeRefuses(pki.pki, root, ['--access', bad]);
     assert.equal(r.code, 1);
     assert.equal(
       r.stderr.split('\n')[0],
       `securestream: error: access rules "${bad}" line 3: unknown key "paths"`,
     );
-    const missing = await runCli([
-      'serve',
-      '--pki',
-      pki.pki,
-      '--root',
-      root,
-      '--port',
-      '0',
-      '--access',
-      join(dir.path, 'nope.yaml'),
-    ]);
+    const missing = await cliServeRefuses(pki.pki, root, ['--access', join(dir.path, 'nope.yaml')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /access rules ".*nope\.yaml" do not exist/);
   });

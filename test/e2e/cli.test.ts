@@ -8,7 +8,7 @@ import { readFile, readdir, mkdir, stat, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import { cliServeRefuses, makeFixture, type Fixture } from '../helpers/fixture.js';
 import type { TestPki } from '../helpers/pki.js';
 import { CLI, run, runCli, startServer } from '../helpers/proc.js';
 
@@ -103,15 +103,7 @@ describe('cli', () => {
   });
 
   it('a root that does not exist: exit 1 before listening', async () => {
-    const r = await runCli([
-      'serve',
-      '--pki',
-      pki.pki,
-      '--root',
-      join(dir.path, 'absent'),
-      '--port',
-      '0',
-    ]);
+    const r = await cliServeRefuses(pki.pki, join(dir.path, 'absent'));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^securestream: error: --root ".*absent" does not exist/m);
   });

@@ -11,7 +11,7 @@ import { connect, createServer, type ConnectionOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import { cliGet, cliServeRefuses, makeFixture, type Fixture } from '../helpers/fixture.js';
 import { issueFromTestCa, type CertFiles, type TestPki } from '../helpers/pki.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 
@@ -260,17 +260,7 @@ describe('cipher policy', () => {
   });
 
   it('refuses to start when no listed suite works with the server key', async () => {
-    const r = await runCli([
-      'serve',
-      '--pki',
-      pki.pki,
-      '--root',
-      root,
-      '--port',
-      '0',
-      '--ciphers',
-      'AES128-GCM-SHA256',
-    ]);
+    const r = await cliServeRefuses(pki.pki, root, ['--ciphers', 'AES128-GCM-SHA256']);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -280,17 +270,7 @@ describe('cipher policy', () => {
   });
 
   it('refuses unknown or weak suites as a usage error', async () => {
-    const r = await runCli([
-      'serve',
-      '--pki',
-      pki.pki,
-      '--root',
-      root,
-      '--port',
-      '0',
-      '--ciphers',
-      'RC4-MD5',
-    ]);
+    const r = await cliServeRefuses(pki.pki, root, ['--ciphers', 'RC4-MD5']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /securestream: error: unknown or weak cipher suite "RC4-MD5"/);
   });

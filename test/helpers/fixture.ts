@@ -55,3 +55,15 @@ export function cliGet(
     ...extra,
   ]);
 }
+
+/**
+ * `securestream serve --pki PKI --root ROOT --port 0 ...EXTRA` for a server that must refuse to
+ * start: resolves with its exit code and output (killed after runCli's timeout otherwise).
+ */
+export function cliServeRefuses(
+  pki: string,
+  root: string,
+  extra: string[] = [],
+): Promise<RunResult> {
+  return runCli(['serve', '--pki', pki, '--root', root, '--port', '0', ...extra]);
+}
