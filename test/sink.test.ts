@@ -1,0 +1,55 @@
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { describe, it } from 'node:test';
+import { FileSink } from '../src/transport/sink.js';
+import { tempDir } from './helpers/proc.js';
+
+describe('file sink', () => {
+  it('stores every byte in order while background fdatasyncs overlap the writes', async () => {
+    const dir = await tempDir();
+    try {
+      const path = join(dir.path, 'out');
+      const handle = await open(path, 'wx');
+      const sink = new FileSink(handle, path, 256 * 1024, 64 * 1024);
+      const source = createHash('sha256');
+      let total = 0;
+      for (let i = 0; i < 400; i++) {
+        const chunk = randomBytes(1 + ((i * 7919) % 40_000));
+        source.update(chunk);
+        total += chunk.length;
+        if (!sink.write(chunk)) await new Promise((r) => sink.once('drain', r));
+      }
+      sink.end();
+      await finished(sink);
+      await handle.close();
+      const stored = await readFile(path);
+      assert.equal(stored.length, total);
+      assert.equal(createHash('sha256').update(stored).digest('hex'), source.digest('hex'));
+      assert.ok(sink.syncs >= 2, `expected background syncs for ${total} bytes, saw ${sink.syncs}`);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('fails with output-failed when the file cannot be written, and syncs nothing', async () => {
+    const dir = await tempDir();
+    try {
+      const path = join(dir.path, 'out');
+      await (await open(path, 'w')).close();
+      const handle = await open(path, 'r');
+      const sink = new FileSink(handle, path, 1024);
+      const err = await new Promise<unknown>((resolve) => {
+        sink.on('error', resolve);
+        sink.write(randomBytes(4096));
+      });
+      await handle.close();
+      assert.equal((err as { code?: string }).code, 'output-failed');
+      assert.equal(sink.syncs, 0);
+    } finally {
+      await dir.remove();
+    }
+  });
+});
