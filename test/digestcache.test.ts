@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DigestCache } from '../src/transport/digestcache.js';
+import fc from 'fast-check';
+import { DigestCache, SharedHash } from '../src/transport/digestcache.js';
 import { cliGet, makeFixture } from './helpers/fixture.js';
 import { startServer, tempDir } from './helpers/proc.js';
 
@@ -62,5 +63,63 @@ describe('digest cache', () => {
       await server.stop();
       await dir.remove();
     }
+  });
+
+  it('one shared hash for concurrent sends: whoever leads feeds it, stopped sends hand over', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        // per send: piece size, and after how many pieces it stops (or never)
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 700 }), fc.option(fc.nat(8))), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        fc.array(fc.nat(), { maxLength: 200 }),
+        (bytes, sends, schedule) => {
+          const file = Buffer.from(bytes);
+          const h = new SharedHash(file.length);
+          const state = sends.map(([piece, stopAfter]) => ({ pos: 0, piece, stopAfter, n: 0 }));
+          const live = () => state.filter((s) => s.pos < file.length && s.n !== s.stopAfter);
+          const step = (s: (typeof state)[number]) => {
+            const b = file.subarray(s.pos, s.pos + s.piece);
+            h.offer(s.pos, b);
+            s.pos += b.length;
+            s.n++;
+          };
+          for (const pick of schedule) {
+            const l = live();
+            const s = l[pick % Math.max(l.length, 1)];
+            if (s) step(s);
+          }
+          for (let l = live(); l.length > 0; l = live()) step(l[0] as (typeof state)[number]);
+          const someoneFinished = state.some((s) => s.pos >= file.length);
+          const want = createHash('sha256').update(file).digest('hex');
+          if (someoneFinished) assert.equal(h.digest, want);
+          else assert.equal(h.digest, undefined);
+        },
+      ),
+    );
+  });
+
+  it('join and leave: one running hash per version, remembered only from a verified send', () => {
+    const cache = new DigestCache();
+    const st = { dev: 1, ino: 7, size: 3, mtimeMs: 1, ctimeMs: 1 } as never;
+    const a = cache.join(st);
+    const b = cache.join(st);
+    assert.equal(a, b);
+    assert.equal(cache.runningCount, 1);
+    a.offer(0, Buffer.from('ab'));
+    assert.equal(cache.leave(st, a, false), undefined); // a stopped after two bytes
+    assert.equal(cache.runningCount, 1); // b still uses it
+    b.offer(0, Buffer.from('ab'));
+    b.offer(2, Buffer.from('c'));
+    const abc = createHash('sha256').update('abc').digest('hex');
+    assert.equal(cache.leave(st, b, true), abc);
+    assert.equal(cache.runningCount, 0);
+    assert.equal(cache.get(st), abc);
+    const c = cache.join({ ...(st as object), ino: 8 } as never);
+    assert.equal(cache.leave({ ...(st as object), ino: 8 } as never, c, false), undefined);
+    assert.equal(cache.runningCount, 0);
+    assert.equal(cache.size, 1);
   });
 });

@@ -3,7 +3,7 @@
  * resolve the name, send `OK`, the body and the trailer (or `ERR`), close. Produces the one
  * outcome record the server logs for the connection.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { relative, sep } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -21,7 +21,7 @@ import {
 } from '../protocol.js';
 import type { PeerIdentity } from './peer.js';
 import { readExactly } from './filesource.js';
-import type { DigestCache } from './digestcache.js';
+import type { DigestCache, SharedHash } from './digestcache.js';
 
 /** Decides whether an identity may read a name; `rule` names what decided, for the log. */
 export type Authorizer = (peer: PeerIdentity, name: string) => { allowed: boolean; rule: string };
@@ -129,28 +129,36 @@ async function sendBody(
   const mode: Mode = encoder?.mode ?? 'plain';
   const length = encoder ? encoder.length(size) : size;
   // The file's digest is either known for this version of the file or computed while its
-  // bytes go out; the body digest of an encrypted response is new every time.
+  // bytes go out, once for all concurrent sends of it; the body digest of an encrypted
+  // response is new every time.
   const known = digests.get(stat);
-  const fileHash = known === undefined ? createHash('sha256') : undefined;
-  // Plain bodies go from two reused read buffers straight to the socket; the encoder keeps
-  // views of its input, so it gets fresh buffers.
-  const source = readExactly(opened.handle, stat, { reuse: !encoder });
-  const fromFile = fileHash ? tap(source, (b) => fileHash.update(b)) : source;
-  out.headerSent = true;
-  if (!socket.write(encodeOk(length, mode))) await drained(socket);
-  if (encoder) {
-    const bodyHash = createHash('sha256');
-    await encoder.pipe(fromFile, (b) => {
-      bodyHash.update(b);
-      return send(socket, b, out);
-    });
-    out.sha256 = bodyHash.digest('hex');
-  } else {
-    for await (const chunk of fromFile) await sendAndRelease(socket, chunk, out);
+  const shared = known === undefined ? digests.join(stat) : undefined;
+  let verified = false;
+  let fileSha256 = known;
+  try {
+    // Plain bodies go from two reused read buffers straight to the socket; the encoder keeps
+    // views of its input, so it gets fresh buffers.
+    const source = readExactly(opened.handle, stat, { reuse: !encoder });
+    const fromFile = shared ? offering(source, shared) : source;
+    out.headerSent = true;
+    if (!socket.write(encodeOk(length, mode))) await drained(socket);
+    if (encoder) {
+      const bodyHash = createHash('sha256');
+      await encoder.pipe(fromFile, (b) => {
+        bodyHash.update(b);
+        return send(socket, b, out);
+      });
+      out.sha256 = bodyHash.digest('hex');
+    } else {
+      for await (const chunk of fromFile) await sendAndRelease(socket, chunk, out);
+    }
+    if (out.bytes !== length) throw new Error(`body length ${out.bytes} differs from ${length}`);
+    // readExactly has read every byte and found the file unchanged at the end.
+    verified = true;
+  } finally {
+    if (shared) fileSha256 = digests.leave(stat, shared, verified);
   }
-  if (out.bytes !== length) throw new Error(`body length ${out.bytes} differs from ${length}`);
-  const fileSha256 = known ?? (fileHash as Hash).digest('hex');
-  if (known === undefined) digests.set(stat, fileSha256);
+  if (fileSha256 === undefined) throw new Error('file digest missing after a complete read');
   if (encoder) out.plaintextSha256 = fileSha256;
   else out.sha256 = fileSha256;
   out.outcome = 'ok';
@@ -173,9 +181,12 @@ function send(socket: TLSSocket, b: Buffer, out: Outcome): Promise<void> | undef
   return socket.write(b) ? undefined : drained(socket);
 }
 
-async function* tap(src: AsyncIterable<Buffer>, fn: (b: Buffer) => void): AsyncGenerator<Buffer> {
+/** Passes the file's pieces through, offering each to the shared hash of its version. */
+async function* offering(src: AsyncIterable<Buffer>, hash: SharedHash): AsyncGenerator<Buffer> {
+  let pos = 0;
   for await (const b of src) {
-    fn(b);
+    hash.offer(pos, b);
+    pos += b.length;
     yield b;
   }
 }

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
 import type { TestPki } from '../helpers/pki.js';
 import { run, runCli, startServer, type ServerProcess } from '../helpers/proc.js';
+import { holdTransfer } from '../helpers/transfer.js';
 
 const KiB = 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -96,6 +97,28 @@ describe('download', () => {
       assert.equal(r.stdout, `${sha256(src)}  ${join(out, `many-${i}`)}\n`);
       assert.ok((await readFile(join(out, `many-${i}`))).equals(src));
     }
+  });
+
+  it('sends one new file to several clients at once, two stalling and one of them quitting', async () => {
+    // The server hashes a file version once for all its concurrent sends: the stalled ones
+    // start first and hold the lead, the others overtake them, and one stalled send is dropped.
+    const src = randomBytes(6 * 1024 * KiB + 5);
+    await writeFile(join(root, 'shared.bin'), src);
+    const hold = () =>
+      holdTransfer({ port: server.port, ca: pki.ca, client: pki.client, name: 'shared.bin' });
+    const quitting = await hold();
+    const stalled = await hold();
+    const gets = Array.from({ length: 4 }, (_, i) => get('shared.bin', join(out, `shared-${i}`)));
+    quitting.socket.destroy();
+    const results = await Promise.all(gets);
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${sha256(src)}  ${join(out, `shared-${i}`)}\n`);
+    }
+    const late = await stalled.finish();
+    assert.equal(late.complete, true, late.error);
+    assert.equal(late.bodySha256, sha256(src));
+    assert.equal(late.trailer, `SHA256 ${sha256(src)}\n`);
   });
 
   it('prints protocol and suite with --verbose', async () => {
