@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { open, readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
@@ -119,6 +119,28 @@ describe('download', () => {
     assert.equal(late.complete, true, late.error);
     assert.equal(late.bodySha256, sha256(src));
     assert.equal(late.trailer, `SHA256 ${sha256(src)}\n`);
+  });
+
+  it('aborts without a trailer when the file is rewritten during the send, then serves the new bytes', async () => {
+    const path = join(root, 'moving.bin');
+    await writeFile(path, randomBytes(8 * 1024 * KiB));
+    const held = await holdTransfer({
+      port: server.port,
+      ca: pki.ca,
+      client: pki.client,
+      name: 'moving.bin',
+    });
+    const fh = await open(path, 'r+');
+    await fh.write(Buffer.from('x'), 0, 1, 7 * 1024 * KiB); // same size, new ctime
+    await fh.close();
+    const r = await held.finish();
+    assert.equal(r.complete, false);
+    assert.equal(r.trailer, '');
+    assert.equal(r.length, 8 * 1024 * KiB);
+    const now = await readFile(path);
+    const again = await get('moving.bin', join(out, 'moving.bin'));
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, `${sha256(now)}  ${join(out, 'moving.bin')}\n`);
   });
 
   it('prints protocol and suite with --verbose', async () => {
