@@ -18,7 +18,7 @@ export type {
   Stanza,
   UnwrapResult,
 } from './stanza.js';
-export { createEncryptStream, type EncryptOptions } from './encrypt.js';
+export { createEncryptStream, Encryptor, type EncryptOptions } from './encrypt.js';
 export { createDecryptStream, createVerifyStream, type DecryptOptions } from './decrypt.js';
 export {
   identityFromPrivateKey,

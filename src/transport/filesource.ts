@@ -15,22 +15,22 @@ export const READ_CHUNK = 256 * 1024;
  * throws `file-changed`: PROTOCOL-v1 wants the connection aborted without a trailer rather
  * than a mixed copy delivered.
  *
- * With `reuse`, two buffers alternate for the whole file instead of a fresh one per read (no
- * garbage, flat memory). The caller must then be completely done with a yielded buffer before
- * it asks for the next one, e.g. by awaiting the socket write's callback.
+ * Two buffers alternate for the whole file instead of a fresh one per read (no garbage, flat
+ * memory). The caller must be completely done with a yielded buffer before it asks for the
+ * next one, e.g. by awaiting the socket write's callback.
  */
 export async function* readExactly(
   handle: FileHandle,
   at: Stats,
-  opts: { chunk?: number; reuse?: boolean } = {},
+  opts: { chunk?: number } = {},
 ): AsyncGenerator<Buffer> {
   const size = at.size;
   const chunk = Math.min(opts.chunk ?? READ_CHUNK, Math.max(size, 1));
-  const pool = opts.reuse ? [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)] : undefined;
+  const pool = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
   let turn = 0;
   const readAt = async (pos: number): Promise<Buffer> => {
     const want = Math.min(chunk, size - pos);
-    const buf = pool ? (pool[turn++ % 2] as Buffer).subarray(0, want) : Buffer.allocUnsafe(want);
+    const buf = (pool[turn++ % 2] as Buffer).subarray(0, want);
     let got = 0;
     while (got < want) {
       const { bytesRead } = await handle.read(buf, got, want - got, pos + got);

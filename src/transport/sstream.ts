@@ -4,13 +4,12 @@
  * verifying the ciphertext it stores and decrypting it on the fly.
  */
 import type { KeyObject } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { isSecureStreamError } from '../errors.js';
 import {
   createDecryptStream,
-  createEncryptStream,
+  Encryptor,
   createVerifyStream,
   encryptedSize,
   identityFromPrivateKey,
@@ -40,13 +39,10 @@ export function sstreamEncoderFor(socket: TLSSocket): BodyEncoder {
     mode: 'sstream-v1',
     length: (size) => encryptedSize(size, [recipient]),
     async pipe(source, write) {
-      await pipeline(
-        source,
-        createEncryptStream({ recipients: [recipient] }),
-        async (out: AsyncIterable<Buffer>) => {
-          for await (const b of out) await write(b);
-        },
-      );
+      const enc = await Encryptor.create({ recipients: [recipient] });
+      await write([enc.header]);
+      for await (const chunk of source) await write(enc.update(chunk));
+      await write(enc.final());
     },
   };
 }
