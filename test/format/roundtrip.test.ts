@@ -8,6 +8,7 @@ import {
   createDecryptStream,
   createEncryptStream,
   createVerifyStream,
+  Encryptor,
   encryptedSize,
   identityFromPrivateKey,
   recipientFromPublicKey,
@@ -127,3 +128,35 @@ void test(
     assert.ok(peak - base < 256 * 1024 * 1024, `rss grew by ${(peak - base) >> 20} MiB`);
   },
 );
+
+void test('Encryptor keeps no view of its input: a caller may overwrite each buffer after update', async () => {
+  const pair = KEYS['P-256'];
+  const recipients = [recipientFromPublicKey(pair.publicKey)];
+  const identities = [identityFromPrivateKey(pair.privateKey)];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.nat(300_000),
+      fc.array(fc.integer({ min: 1, max: 90_000 }), { minLength: 1, maxLength: 8 }),
+      async (size, pattern) => {
+        const plain = randomBytes(size);
+        const enc = await Encryptor.create({ recipients });
+        const out: Buffer[] = [enc.header];
+        const scratch = Buffer.alloc(90_000);
+        for (let pos = 0, i = 0; pos < size; i++) {
+          const n = Math.min(pattern[i % pattern.length] ?? 1, size - pos);
+          const view = scratch.subarray(0, n);
+          plain.copy(view, 0, pos, pos + n);
+          out.push(...enc.update(view));
+          scratch.fill(0xa5); // what a reused read buffer would hold next
+          pos += n;
+        }
+        out.push(...enc.final());
+        const file = Buffer.concat(out);
+        assert.equal(file.length, encryptedSize(size, recipients));
+        const back = await feed(createDecryptStream({ identities }), file, 65536, size + 1);
+        assert.ok(back.equals(plain));
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
