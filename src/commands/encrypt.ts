@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtomicFile } from '../atomic.js';
+import { FileSink } from '../filesink.js';
 import { sha256sumLine } from '../digest.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import {
@@ -32,8 +33,8 @@ export interface EncryptCommandOptions {
 
 /** Longest passphrase file read; a passphrase is a line, not a document. */
 const MAX_PASSPHRASE_FILE = 64 * 1024;
-/** Output is written in batches of about this many bytes. */
-const WRITE_BATCH = 1 << 20;
+/** Input is read in pieces of this size (the output sink batches its writes by itself). */
+const INPUT_CHUNK = 1 << 20;
 
 /**
  * Encrypts FILE to the recipients into an output that appears only when complete, then prints
@@ -145,21 +146,17 @@ export async function streamToFile(
   const file = await AtomicFile.create(outPath);
   const hash = createHash('sha256');
   try {
-    await pipeline(source, transform, async (chunks: AsyncIterable<Buffer>) => {
-      let batch: Buffer[] = [];
-      let size = 0;
-      for await (const b of chunks) {
-        hash.update(b);
-        batch.push(b);
-        size += b.length;
-        if (size >= WRITE_BATCH) {
-          await file.handle.writev(batch);
-          batch = [];
-          size = 0;
+    await pipeline(
+      source,
+      transform,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const b of chunks) {
+          hash.update(b);
+          yield b;
         }
-      }
-      if (batch.length) await file.handle.writev(batch);
-    });
+      },
+      new FileSink(file.handle, outPath),
+    );
     const hex = hash.digest('hex');
     accept(hex);
     await file.commit();
@@ -177,7 +174,7 @@ async function openInput(path: string): Promise<Readable> {
       await fh.close();
       throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     }
-    return createReadStream('', { fd: fh, highWaterMark: WRITE_BATCH });
+    return createReadStream('', { fd: fh, highWaterMark: INPUT_CHUNK });
   } catch (e) {
     throw inputError(e, path);
   }

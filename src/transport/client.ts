@@ -17,7 +17,7 @@ import {
   type Trailer,
 } from '../protocol.js';
 import { explainClientError, rejectedOurCertificate, type DialContext } from './explain.js';
-import { FileSink } from './sink.js';
+import { FileSink } from '../filesink.js';
 import { clientTlsOptions, type TlsPem } from './tls.js';
 
 export interface FetchOptions {

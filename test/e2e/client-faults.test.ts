@@ -5,13 +5,14 @@
  * a failed transfer and "the client keeps nothing" — so every case lists the output folder.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { startFakeServer, type FakeScript } from '../helpers/fakeserver.js';
+import { isRoot, mountTmpfs, umount } from '../helpers/tmpfs.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { CLI, runCli, startServer, tempDir, type RunResult } from '../helpers/proc.js';
 
@@ -19,7 +20,6 @@ const EXIT_FAILURE = 1;
 const EXIT_TLS = 3;
 const EXIT_INTEGRITY = 5;
 const MiB = 1024 * 1024;
-const isRoot = process.getuid?.() === 0;
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const BODY = randomBytes(100_000);
@@ -74,15 +74,6 @@ async function assertFailedClean(
   assert.match(line, want.words);
   assert.equal(r.stdout, '', 'nothing on stdout: no digest line for a failed download');
   assert.deepEqual((await readdir(dir)).sort(), left, 'output folder after the failure');
-}
-
-function mount(args: string[]): { ok: boolean; error: string } {
-  const r = spawnSync('mount', args, { encoding: 'utf8' });
-  return { ok: r.status === 0, error: `${r.stderr}${r.error?.message ?? ''}`.trim() };
-}
-
-function umount(dir: string): void {
-  if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
 }
 
 /** A loopback port with nothing listening: a client that dials it fails with exit 3. */
@@ -404,7 +395,7 @@ void describe('client-against-the-real-server', () => {
     await mkdir(ro);
     if (isRoot) {
       // root ignores mode bits; a read-only file system stops root too
-      const m = mount(['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', ro]);
+      const m = mountTmpfs(ro, 'size=1m,ro');
       if (!m.ok) {
         t.skip(`running as root and cannot mount a read-only tmpfs: ${m.error}`);
         return;
@@ -433,7 +424,7 @@ void describe('client-against-the-real-server', () => {
     const dir = await outDir();
     const small = join(dir, 'small');
     await mkdir(small);
-    const m = mount(['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small]);
+    const m = mountTmpfs(small, 'size=2m');
     if (!m.ok) {
       await server.stop();
       t.skip(`running as root but cannot mount a tmpfs: ${m.error}`);

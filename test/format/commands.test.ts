@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { runDecrypt, defaultDecryptOutput } from '../../src/commands/decrypt.js';
 import { runEncrypt } from '../../src/commands/encrypt.js';
 import { SecureStreamError } from '../../src/errors.js';
+import { isRoot, mountTmpfs, umount } from '../helpers/tmpfs.js';
 
 let dir = '';
 const plain = randomBytes(200_000);
@@ -131,4 +132,34 @@ void test('default decrypt output names', () => {
   assert.equal(defaultDecryptOutput('a/b.txt.sst'), 'a/b.txt');
   assert.equal(defaultDecryptOutput('a/b.bin'), 'a/b.bin.out');
   assert.equal(defaultDecryptOutput('a/.sst'), 'a/.sst.out');
+});
+
+void test('a full disk fails encrypt and decrypt with disk-full and leaves nothing', async (t) => {
+  if (!isRoot) {
+    t.skip('needs root to mount a 1 MiB tmpfs (a full disk cannot be simulated otherwise)');
+    return;
+  }
+  const big = randomBytes(3 * 1024 * 1024);
+  await writeFile(p('big.bin'), big);
+  await runEncrypt({ file: p('big.bin'), to: [p('client.crt')], out: p('big.sst') }, () => 0);
+  const small = p('small');
+  await mkdir(small);
+  const m = mountTmpfs(small, 'size=1m');
+  if (!m.ok) {
+    t.skip(`running as root but cannot mount a tmpfs: ${m.error}`);
+    return;
+  }
+  try {
+    await assert.rejects(
+      runEncrypt({ file: p('big.bin'), to: [p('client.crt')], out: join(small, 'e.sst') }, () => 0),
+      code('disk-full'),
+    );
+    await assert.rejects(
+      runDecrypt({ file: p('big.sst'), pki: p('pki'), out: join(small, 'd.bin') }, () => 0),
+      code('disk-full'),
+    );
+    assert.deepEqual(await readdir(small), []);
+  } finally {
+    umount(small);
+  }
 });

@@ -4,7 +4,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { FileSink } from '../src/transport/sink.js';
+import { FileSink } from '../src/filesink.js';
 import { tempDir } from './helpers/proc.js';
 
 describe('file sink', () => {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
-import { outputError } from '../atomic.js';
+import { outputError } from './atomic.js';
 
 /**
  * Written bytes after which the sink starts an fdatasync in the background. The disk then
