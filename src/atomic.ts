@@ -43,6 +43,7 @@ export class AtomicFile {
       await this.abort();
       throw outputError(e, finalPath);
     }
+    await syncDir(dirname(finalPath));
   }
 
   /** Removes the temporary file; safe to call more than once and after commit. */
@@ -52,6 +53,18 @@ export class AtomicFile {
     await this.handle.close().catch(() => undefined);
     await unlink(this.tempPath).catch(() => undefined);
   }
+}
+
+/**
+ * Makes a rename in `dir` durable. Best effort: the file's bytes are already synced and in
+ * place, and some file systems cannot fsync a folder; a failure here changes nothing a user
+ * could act on.
+ */
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r').catch(() => undefined);
+  if (!d) return;
+  await d.sync().catch(() => undefined);
+  await d.close().catch(() => undefined);
 }
 
 /** Maps file-system errors on the output path to errors a user can act on. */
