@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
 import { pkiPaths, type Role } from './pki/load.js';
-import { DEFAULT_LIMITS } from './transport/server.js';
+import { DEFAULT_LIMITS } from './transport/limits.js';
 import { parseHostPort, type TlsMax } from './transport/tls.js';
 import type { ServeOptions } from './commands/serve.js';
 import type { CrlSource } from './revocation.js';

@@ -7,7 +7,8 @@ import type { MaterialPaths } from '../config.js';
 import { resolveRoot } from '../files.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
 import { loadCrl, type CrlSource, type LoadedCrl } from '../revocation.js';
-import { FileServer, type ServerLimits } from '../transport/server.js';
+import type { ServerLimits } from '../transport/limits.js';
+import { FileServer } from '../transport/server.js';
 import { sstreamEncoderFor } from '../transport/sstream.js';
 import {
   resolveTlsPolicy,

@@ -13,26 +13,7 @@ import { explainServerTlsError } from './explain.js';
 import { peerIdentity } from './peer.js';
 import { DigestCache } from './digestcache.js';
 import { serveSession, type Authorizer, type BodyEncoder, type Outcome } from './session.js';
-
-/** Limits with defaults a public server can live with (docs/SECURITY.md). */
-export interface ServerLimits {
-  /** TCP accept to finished TLS handshake. */
-  handshakeTimeoutMs: number;
-  /** Finished handshake to complete request line. */
-  requestTimeoutMs: number;
-  /** No byte read or written for this long (e.g. a client that stops reading): close. */
-  idleTimeoutMs: number;
-  maxConnections: number;
-  maxConnectionsPerAddress: number;
-}
-
-export const DEFAULT_LIMITS: ServerLimits = {
-  handshakeTimeoutMs: 10_000,
-  requestTimeoutMs: 10_000,
-  idleTimeoutMs: 60_000,
-  maxConnections: 512,
-  maxConnectionsPerAddress: 64,
-};
+import type { ServerLimits } from './limits.js';
 
 export interface ServerOptions {
   rootReal: string;
