@@ -13,7 +13,7 @@ import { ensureTools, fileSystem, machine } from './env.js';
 import { GiB, MiB, fmt, sizeName, table, type Stat } from './measure.js';
 import { REPO, RESULTS, cliPath, snapshotBuild } from './paths.js';
 import { makePki } from './pki.js';
-import { cleanup, cleanupOnExit, tempDir } from './procs.js';
+import { DROPPED_EXTRA_CA, cleanup, cleanupOnExit, tempDir } from './procs.js';
 import type { CaseContext, Plan, Served } from './cases/common.js';
 import {
   caseConcurrent,
@@ -312,6 +312,11 @@ async function main(): Promise<void> {
     `versions: node ${m.node} (OpenSSL ${m.nodeOpenssl}); ${m.openssl}; ${m.nginx}; ${m.ssh}; ${m.curl}`,
     `source: ${source}; copies written to ${out} (${fs.type} on ${fs.device}, not tmpfs)`,
     `PKI: ${pki.source}; TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256 and EC P-256 certificates on every side`,
+    ...(DROPPED_EXTRA_CA === undefined
+      ? []
+      : [
+          `environment: NODE_EXTRA_CA_CERTS (${DROPPED_EXTRA_CA}) is not passed to the processes started here; see docs/PERFORMANCE.md, Method`,
+        ]),
   ];
   const dl = (title: string, r: DownloadResult, baseName: string) => {
     const base = r.tracks.find((t) => t.name === baseName);
@@ -368,6 +373,7 @@ async function main(): Promise<void> {
         argv: process.argv.slice(2),
         plan,
         machine: m,
+        droppedEnv: DROPPED_EXTRA_CA === undefined ? {} : { NODE_EXTRA_CA_CERTS: DROPPED_EXTRA_CA },
         fileSystem: fs,
         pki: pki.source,
         source,
