@@ -91,11 +91,19 @@ export function pkiPaths(
  */
 export async function loadTlsMaterial(opts: LoadTlsOptions): Promise<TlsMaterial> {
   const now = opts.now ?? new Date();
-  const [caText, certText, keyText] = await Promise.all([
+  // Read together, but report in a fixed order (CA, certificate, key): with several files
+  // missing, the same one is named every time.
+  const read = await Promise.allSettled([
     readPemFile(opts.caPath),
     readPemFile(opts.certPath),
     readPemFile(opts.keyPath),
   ]);
+  const texts: string[] = [];
+  for (const r of read) {
+    if (r.status === 'rejected') throw r.reason;
+    texts.push(r.value);
+  }
+  const [caText = '', certText = '', keyText = ''] = texts;
   const cas = parseCertificates(caText, opts.caPath).filter((c) => c.ca);
   if (cas.length === 0) {
     throw new SecureStreamError(
