@@ -11,11 +11,9 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificateList } from '@peculiar/asn1-x509';
 import { SecureStreamError } from './errors.js';
-import { CRL_FILE, crlSignedBy, readCrl } from './pki/crl.js';
-import { parseCertificates, pathExists, pemBlocks } from './pki/load.js';
+import { CRL_FILE, readCrlBlocks } from './pki/crl.js';
+import { parseCertificates, pathExists } from './pki/load.js';
 
 /** Where the CRL comes from. */
 export type CrlSource =
@@ -50,27 +48,17 @@ export async function loadCrl(
     }
     return undefined;
   }
-  const pem = pemBlocks(await readCrl(path, { ca: caPem })).map((b) => b.text);
-  const lists = pem.map((text) => parseCrlPem(text, path));
+  const blocks = await readCrlBlocks(path, { ca: caPem });
   for (const ca of parseCertificates(caPem, 'ca')) {
-    if (!lists.some((l) => crlSignedBy(l, ca))) throw uncovered(path, ca);
+    if (!blocks.some((b) => b.signers.some((s) => s.fingerprint256 === ca.fingerprint256))) {
+      throw uncovered(path, ca);
+    }
   }
-  const revokedCount = lists.reduce(
-    (n, l) => n + (l.tbsCertList.revokedCertificates?.length ?? 0),
+  const revokedCount = blocks.reduce(
+    (n, b) => n + (b.list.tbsCertList.revokedCertificates?.length ?? 0),
     0,
   );
-  return { path, pem, revokedCount };
-}
-
-function parseCrlPem(pem: string, path: string): CertificateList {
-  const b64 = pem.replace(/-----(BEGIN|END) X509 CRL-----/g, '').replace(/\s+/g, '');
-  try {
-    return AsnConvert.parse(Buffer.from(b64, 'base64'), CertificateList);
-  } catch (e) {
-    throw new SecureStreamError('pki-invalid', `crl "${path}" cannot be parsed`, undefined, {
-      cause: e,
-    });
-  }
+  return { path, pem: blocks.map((b) => b.text), revokedCount };
 }
 
 function uncovered(path: string, ca: X509Certificate): SecureStreamError {

@@ -112,12 +112,21 @@ export async function revoke(opts: RevokeOptions): Promise<RevokeResult> {
   return { ...base, alreadyRevoked: false, revokedCount: entries.length, crlNumber, nextUpdate };
 }
 
+/** One "X509 CRL" block of a CRL file, parsed. */
+export interface CrlBlock {
+  /** The block as PEM. */
+  text: string;
+  list: CertificateList;
+  /** The certificates of `opts.ca` that it verifies against (one, unless CAs share a key). */
+  signers: X509Certificate[];
+}
+
 /**
  * Reads a CRL file for a TLS server: PEM "X509 CRL" blocks, each parseable (pki-invalid),
  * signed by one of `opts.ca` when given (pki-crl-foreign) and not past nextUpdate
- * (pki-crl-expired). Returns the CRL blocks as PEM, ready for `tls` `crl`.
+ * (pki-crl-expired).
  */
-export async function readCrl(path: string, opts: ReadCrlOptions = {}): Promise<string> {
+export async function readCrlBlocks(path: string, opts: ReadCrlOptions = {}): Promise<CrlBlock[]> {
   const text = await readPemFile(path);
   const blocks = pemBlocks(text).filter((b) => b.label === 'X509 CRL');
   if (blocks.length === 0) {
@@ -125,12 +134,11 @@ export async function readCrl(path: string, opts: ReadCrlOptions = {}): Promise<
   }
   const cas = opts.ca === undefined ? [] : parseCertificates(opts.ca, 'ca');
   const now = opts.now ?? new Date();
-  for (const block of blocks) {
-    const crl = parseCrl(block.text, path);
-    if (opts.ca !== undefined && !cas.some((ca) => crlSignedBy(crl, ca))) {
-      throw foreignCrl(path);
-    }
-    const next = crl.tbsCertList.nextUpdate?.getTime();
+  return blocks.map((block) => {
+    const list = parseCrl(block.text, path);
+    const signers = cas.filter((ca) => crlSignedBy(list, ca));
+    if (opts.ca !== undefined && signers.length === 0) throw foreignCrl(path);
+    const next = list.tbsCertList.nextUpdate?.getTime();
     if (next !== undefined && now > next) {
       throw new SecureStreamError(
         'pki-crl-expired',
@@ -138,8 +146,13 @@ export async function readCrl(path: string, opts: ReadCrlOptions = {}): Promise<
         'sign a fresh one by revoking again with "securestream pki revoke"',
       );
     }
-  }
-  return blocks.map((b) => b.text).join('');
+    return { text: block.text, list, signers };
+  });
+}
+
+/** {@link readCrlBlocks}, as one PEM string ready for `tls` `crl`. */
+export async function readCrl(path: string, opts: ReadCrlOptions = {}): Promise<string> {
+  return (await readCrlBlocks(path, opts)).map((b) => b.text).join('');
 }
 
 async function resolveTarget(
