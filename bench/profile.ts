@@ -10,12 +10,11 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOOLS } from './env.js';
 import { MB, timed } from './measure.js';
 import { cliPath, snapshotBuild } from './paths.js';
 import { makePki } from './pki.js';
 import { getCmd, startServe } from './peers/securestream.js';
-import { SUITE } from './peers/curl.js';
+import { sTimeCmd } from './peers/s_time.js';
 import type { PeerContext } from './peers/types.js';
 import { cleanup, cleanupOnExit, sleep, tempDir } from './procs.js';
 import { parseSize } from '../src/size.js';
@@ -104,27 +103,12 @@ async function main(): Promise<void> {
   });
   try {
     if (mode === 'handshake') {
-      const t = await timed(
-        TOOLS.openssl.path,
-        [
-          's_time',
-          '-connect',
-          `127.0.0.1:${server.port}`,
-          '-new',
-          '-tls1_2',
-          '-cipher',
-          SUITE,
-          '-cert',
-          ctx.pki.clientCert,
-          '-key',
-          ctx.pki.clientKey,
-          '-CAfile',
-          ctx.pki.ca,
-          '-time',
-          String(seconds),
-        ],
-        { timeoutMs: (seconds + 30) * 1000, what: 's_time', scratch: join(tmp, 's_time') },
-      );
+      const st = sTimeCmd(ctx.pki, server.port, seconds);
+      const t = await timed(st.cmd, st.args, {
+        timeoutMs: (seconds + 30) * 1000,
+        what: 's_time',
+        scratch: join(tmp, 's_time'),
+      });
       process.stdout.write(`${t.stdout.trim().split('\n').slice(-2).join('\n')}\n`);
     } else {
       const cmd = getCmd(ctx, server.port, 'f', join(scratch, 'copy'), {

@@ -7,13 +7,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TOOLS } from '../env.js';
 import { TreeWatch, fmt, stat, timed, type Stat } from '../measure.js';
 import { handshakePath } from '../paths.js';
 import { startBare } from '../peers/bare.js';
 import { startNginx } from '../peers/nginx.js';
 import { startServe } from '../peers/securestream.js';
-import { SUITE } from '../peers/curl.js';
+import { sTimeCmd } from '../peers/s_time.js';
 import type { Server } from '../peers/types.js';
 import { rotate, type CaseContext } from './common.js';
 
@@ -54,26 +53,7 @@ async function measure(
   const watch = new TreeWatch(server.proc.pid, 500);
   const args =
     client === 's_time'
-      ? {
-          cmd: TOOLS.openssl.path,
-          args: [
-            's_time',
-            '-connect',
-            `127.0.0.1:${server.port}`,
-            '-new',
-            '-tls1_2',
-            '-cipher',
-            SUITE,
-            '-cert',
-            pki.clientCert,
-            '-key',
-            pki.clientKey,
-            '-CAfile',
-            pki.ca,
-            '-time',
-            String(secs),
-          ],
-        }
+      ? sTimeCmd(pki, server.port, secs)
       : {
           cmd: process.execPath,
           args: [
