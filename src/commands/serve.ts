@@ -45,12 +45,12 @@ interface Loaded {
   access: AccessPolicy | undefined;
 }
 
-/** Reads and validates everything from disk; throws before anything is swapped in. */
 /** Loads and validates everything `serve` needs, without listening (a cluster primary's check). */
 export async function checkServe(opts: ServeOptions): Promise<void> {
   await loadAll(opts);
 }
 
+/** Reads and validates everything from disk; throws before anything is swapped in. */
 async function loadAll(opts: ServeOptions, previous?: Loaded): Promise<Loaded> {
   const material = await loadTlsMaterial({ ...opts.material, role: 'server' });
   const kind = material.certInfo.keyKind;
