@@ -1,5 +1,4 @@
 /** `securestream get`: wiring from validated settings to one verified download. */
-import { createPrivateKey } from 'node:crypto';
 import { posix } from 'node:path';
 import type { MaterialPaths } from '../config.js';
 import { sha256sumLine } from '../digest.js';
@@ -35,7 +34,6 @@ export function defaultOutPath(name: string): string {
 export async function runGet(opts: GetOptions, report: GetReporter): Promise<FetchResult> {
   const material = await loadTlsMaterial({ ...opts.material, role: 'client' });
   const outPath = opts.out ?? defaultOutPath(opts.name);
-  const key = createPrivateKey(material.key);
   try {
     return await fetchFile({
       host: opts.host,
@@ -46,7 +44,8 @@ export async function runGet(opts: GetOptions, report: GetReporter): Promise<Fet
       ...(opts.signal ? { signal: opts.signal } : {}),
       // An encrypted body is stored as NAME.sst unless --out names the file.
       ...(opts.out === undefined ? { encryptedOutPath: `${outPath}.sst` } : {}),
-      decoderFor: (mode) => (mode === 'sstream-v1' ? sstreamDecoder(key, opts.decrypt) : undefined),
+      decoderFor: (mode) =>
+        mode === 'sstream-v1' ? sstreamDecoder(material.privateKey, opts.decrypt) : undefined,
       onSecure: ({ protocol, cipher }) => {
         if (opts.verbose) {
           report.info(

@@ -41,6 +41,8 @@ export interface TlsMaterial {
   cert: string;
   /** The private key, normalised to PKCS#8 PEM. */
   key: string;
+  /** The same key, parsed (for the sstream-v1 decoder). */
+  privateKey: KeyObject;
   certInfo: CertInfo;
 }
 
@@ -132,6 +134,7 @@ export async function loadTlsMaterial(opts: LoadTlsOptions): Promise<TlsMaterial
     ca: cas.map((c) => c.toString()).join(''),
     cert: certs.map((c) => c.toString()).join(''),
     key: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    privateKey: key,
     certInfo: describeCertificate(leaf),
   };
 }
