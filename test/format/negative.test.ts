@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Transform } from 'node:stream';
 import { test } from 'node:test';
 import { runDecrypt, type DecryptCommandOptions } from '../../src/commands/decrypt.js';
 import { SecureStreamError } from '../../src/errors.js';
@@ -24,6 +23,7 @@ import {
   type Identity,
   type Stanza,
 } from '../../src/format/index.js';
+import { feedSlices } from '../helpers/feed.js';
 
 const DIR = new URL('../../../test/data/vectors-format-v1/', import.meta.url);
 const vec = (n: number) => readFileSync(new URL(`p256_${n}.sst`, DIR));
@@ -60,22 +60,8 @@ function craft(
   return Buffer.concat(out);
 }
 
-async function run(t: Transform, input: Buffer): Promise<{ out: Buffer; err: unknown }> {
-  function* slices() {
-    for (let i = 0; i < input.length;) {
-      const n = 1 + Math.floor(Math.random() * 40000);
-      yield input.subarray(i, i + n);
-      i += n;
-    }
-  }
-  const out: Buffer[] = [];
-  t.on('data', (b: Buffer) => out.push(b));
-  try {
-    await pipeline(Readable.from(slices()), t);
-    return { out: Buffer.concat(out), err: undefined };
-  } catch (err) {
-    return { out: Buffer.concat(out), err };
-  }
+function run(t: Transform, input: Buffer): Promise<{ out: Buffer; err: unknown }> {
+  return feedSlices(t, input, () => 1 + Math.floor(Math.random() * 40000));
 }
 
 function assertCode(err: unknown, code: FormatErrorCode, message?: RegExp): void {

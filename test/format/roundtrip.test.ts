@@ -13,6 +13,7 @@ import {
   identityFromPrivateKey,
   recipientFromPublicKey,
 } from '../../src/format/index.js';
+import { feed, seededSizes } from '../helpers/feed.js';
 
 const SLOW = process.env['SLOW'] === '1';
 const KEYS = {
@@ -24,26 +25,8 @@ const KEYS = {
 const SIZES = [0, 1, 31, 32, 65535, 65536, 65537, 131072, 131079, 327680];
 
 /** Feeds `input` in slices of 1..max bytes (seeded) and collects the output. */
-async function feed(t: Transform, input: Buffer, max: number, seed: number): Promise<Buffer> {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return 1 + ((s >>> 0) % max);
-  };
-  function* slices() {
-    for (let i = 0; i < input.length;) {
-      const n = next();
-      yield input.subarray(i, i + n);
-      i += n;
-    }
-  }
-  const out: Buffer[] = [];
-  t.on('data', (b: Buffer) => out.push(b));
-  await pipeline(Readable.from(slices()), t);
-  return Buffer.concat(out);
-}
+const feedSeeded = (t: Transform, input: Buffer, max: number, seed: number): Promise<Buffer> =>
+  feed(t, input, seededSizes(max, seed));
 
 for (const [name, pair] of Object.entries(KEYS)) {
   void test(`round trip to ${name} at chunk-boundary sizes with random slicing`, async () => {
@@ -51,11 +34,11 @@ for (const [name, pair] of Object.entries(KEYS)) {
     const identities = [identityFromPrivateKey(pair.privateKey)];
     for (const [i, n] of SIZES.entries()) {
       const plain = randomBytes(n);
-      const file = await feed(createEncryptStream({ recipients }), plain, 70000, i + 1);
+      const file = await feedSeeded(createEncryptStream({ recipients }), plain, 70000, i + 1);
       assert.equal(file.length, encryptedSize(n, recipients), `size ${n}`);
-      const back = await feed(createDecryptStream({ identities }), file, 1 + i * 9000, i + 7);
+      const back = await feedSeeded(createDecryptStream({ identities }), file, 1 + i * 9000, i + 7);
       assert.ok(back.equals(plain), `size ${n}`);
-      const same = await feed(createVerifyStream({ identities }), file, 50000, i + 3);
+      const same = await feedSeeded(createVerifyStream({ identities }), file, 50000, i + 3);
       assert.ok(same.equals(file));
     }
   });
@@ -64,11 +47,13 @@ for (const [name, pair] of Object.entries(KEYS)) {
 void test('one file to all four key types opens with each', async () => {
   const recipients = Object.values(KEYS).map((k) => recipientFromPublicKey(k.publicKey));
   const plain = randomBytes(70000);
-  const file = await feed(createEncryptStream({ recipients }), plain, 9000, 5);
+  const file = await feedSeeded(createEncryptStream({ recipients }), plain, 9000, 5);
   assert.equal(file.length, encryptedSize(plain.length, recipients));
   for (const k of Object.values(KEYS)) {
     const identities = [identityFromPrivateKey(k.privateKey)];
-    assert.ok((await feed(createDecryptStream({ identities }), file, 30000, 9)).equals(plain));
+    assert.ok(
+      (await feedSeeded(createDecryptStream({ identities }), file, 30000, 9)).equals(plain),
+    );
   }
 });
 
@@ -84,9 +69,9 @@ void test('property: any size and slicing round-trips', async () => {
       fc.integer(),
       async (n, wmax, rmax, seed) => {
         const plain = randomBytes(n);
-        const file = await feed(createEncryptStream({ recipients }), plain, wmax, seed);
+        const file = await feedSeeded(createEncryptStream({ recipients }), plain, wmax, seed);
         assert.equal(file.length, encryptedSize(n, recipients));
-        const back = await feed(createDecryptStream({ identities }), file, rmax, seed + 1);
+        const back = await feedSeeded(createDecryptStream({ identities }), file, rmax, seed + 1);
         assert.ok(back.equals(plain));
       },
     ),
@@ -153,7 +138,7 @@ void test('Encryptor keeps no view of its input: a caller may overwrite each buf
         out.push(...enc.final());
         const file = Buffer.concat(out);
         assert.equal(file.length, encryptedSize(size, recipients));
-        const back = await feed(createDecryptStream({ identities }), file, 65536, size + 1);
+        const back = await feedSeeded(createDecryptStream({ identities }), file, 65536, size + 1);
         assert.ok(back.equals(plain));
       },
     ),

@@ -1,8 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash, createHmac, createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Readable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import {
   createDecryptStream,
@@ -18,6 +16,7 @@ import {
   recipientId,
 } from '../../src/format/index.js';
 import { chunkIv } from '../../src/format/chunk.js';
+import { feed } from '../helpers/feed.js';
 
 const DIR = new URL('../../../test/data/vectors-format-v1/', import.meta.url);
 interface Case {
@@ -59,21 +58,6 @@ function fixedRandom() {
     if (b?.length !== n) throw new Error(`unexpected random(${n})`);
     return b;
   };
-}
-
-/** Feeds `input` in slices given by `next` and collects the output. */
-async function feed(t: Transform, input: Buffer, next: () => number): Promise<Buffer> {
-  function* slices() {
-    for (let i = 0; i < input.length;) {
-      const n = Math.min(next(), input.length - i);
-      yield input.subarray(i, i + n);
-      i += n;
-    }
-  }
-  const out: Buffer[] = [];
-  t.on('data', (b: Buffer) => out.push(b));
-  await pipeline(Readable.from(slices()), t);
-  return Buffer.concat(out);
 }
 
 void test('fixed inputs give the published scalars, rid and keys', () => {
