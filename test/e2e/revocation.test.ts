@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, startServer, tempDir, type ServerProcess } from '../helpers/proc.js';
@@ -178,7 +178,6 @@ describe('revocation', () => {
 
     // Two CAs, a CRL for one: OpenSSL would refuse every client of the other (UNABLE_TO_GET_CRL).
     const bundle = join(dir.path, 'bundle.crt');
-    const { readFile } = await import('node:fs/promises');
     await writeFile(
       bundle,
       (await readFile(join(pki, 'ca.crt'), 'utf8')) +
