@@ -306,19 +306,29 @@ async function reporter(bar: boolean): Promise<GetReporter> {
         clearOnComplete: true,
       })
     : undefined;
+  if (!progress) {
+    return { info: note, start: () => undefined, progress: () => undefined, stop: () => undefined };
+  }
   let started = 0;
+  let shown = 0;
+  let total = 0;
   return {
     info: note,
-    start: (total) => {
+    start: (length) => {
       started = Date.now();
-      progress?.start(total, 0, { done: human(0), all: human(total), rate: '' });
+      total = length;
+      progress.start(total, 0, { done: human(0), all: human(total), rate: '' });
     },
+    // Called for every TLS record; the bar redraws at most ten times a second anyway.
     progress: (n) => {
-      const s = (Date.now() - started) / 1000;
-      progress?.update(n, { done: human(n), rate: s > 0 ? `${human(n / s)}/s` : '' });
+      const now = Date.now();
+      if (now - shown < 100 && n < total) return;
+      shown = now;
+      const s = (now - started) / 1000;
+      progress.update(n, { done: human(n), rate: s > 0 ? `${human(n / s)}/s` : '' });
     },
     stop: () => {
-      if (started) progress?.stop();
+      if (started) progress.stop();
     },
   };
 }
