@@ -4,14 +4,15 @@ import { outputError } from './atomic.js';
 
 /**
  * Written bytes after which the sink starts an fdatasync in the background. The disk then
- * writes while the network delivers, instead of all at once in the fsync before the rename.
+ * writes while more input arrives, instead of all at once in the fsync before the rename.
  */
 export const WRITEBACK_BYTES = 32 * 1024 * 1024;
 
 /**
  * A Writable over an open file that hashes nothing and copies nothing: while one write is in
- * the kernel, incoming chunks queue up and go out together in one writev, so 16 KiB TLS
- * records become large sequential writes without JavaScript-side concatenation.
+ * the kernel, incoming chunks queue up and go out together in one writev, so small pieces
+ * (16 KiB TLS records, decrypted chunks) become large sequential writes without
+ * JavaScript-side concatenation. Short writes are completed, errors become output errors.
  */
 export class FileSink extends Writable {
   private unsynced = 0;
