@@ -1,9 +1,10 @@
 // PKI folders: `pki init` and `pki issue-client`.
 
 import { randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
-import { lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { AtomicFile } from '../atomic.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import {
   assertKeyMatches,
@@ -329,38 +330,32 @@ async function makePkiDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes files so that they appear only complete: each goes to a temporary file beside its
- * target, created with its final mode (never chmod-ed later), fsynced; only when all are
- * written are they renamed into place. On failure the temporary files are removed.
+ * Writes files so that they appear only complete: each goes to an AtomicFile (a temporary file
+ * beside its target, created with its final mode, never chmod-ed later) and is fsynced; only
+ * when all are written are they renamed into place. On failure the temporary files are removed.
  */
 export async function writeFilesAtomically(files: readonly PkiFile[]): Promise<void> {
-  const staged: { temp: string; path: string; renamed: boolean }[] = [];
+  const staged: AtomicFile[] = [];
   let current = '';
   try {
     for (const f of files) {
       current = f.path;
-      const temp = join(
-        dirname(f.path),
-        `.${basename(f.path)}.${randomBytes(6).toString('hex')}.tmp`,
-      );
-      const fh = await open(temp, 'wx', f.mode);
-      staged.push({ temp, path: f.path, renamed: false });
-      try {
-        await fh.writeFile(f.data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      const file = await AtomicFile.create(f.path, f.mode);
+      staged.push(file);
+      await file.handle.writeFile(f.data);
+      await file.handle.sync();
     }
-    for (const s of staged) {
-      current = s.path;
-      await rename(s.temp, s.path);
-      s.renamed = true;
+    for (const file of staged) {
+      current = file.path;
+      await file.commit();
     }
   } catch (e) {
-    const left = staged.filter((s) => !s.renamed);
-    await Promise.all(left.map((s) => unlink(s.temp).catch(() => undefined)));
-    throw writeError(e, current);
+    await Promise.all(staged.map((file) => file.abort()));
+    // AtomicFile words errors for a download's --out; a PKI write says it in its own terms.
+    throw writeError(
+      e instanceof SecureStreamError && e.cause !== undefined ? e.cause : e,
+      current,
+    );
   }
 }
 
