@@ -4,8 +4,7 @@
  * (`securestream: error: …` / `securestream: hint: …`) and chooses the exit code.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { UsageError, isSecureStreamError } from './errors.js';
-import { ERROR_CODES } from './protocol.js';
+import { EXIT, UsageError, exitCodeFor, isSecureStreamError } from './errors.js';
 import {
   DEFAULT_PORT,
   SERVE_DEFAULTS as D,
@@ -23,35 +22,6 @@ import type { GetReporter } from './commands/get.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
 // or the YAML parser at start-up.
-
-/** Exit codes (README "Exit codes"): scripts branch on these. */
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  tls: 3,
-  refused: 4,
-  integrity: 5,
-  interrupted: 130,
-} as const;
-
-export function exitCodeFor(e: unknown): number {
-  if (!isSecureStreamError(e)) return EXIT.failure;
-  const c = e.code;
-  if (c === 'usage') return EXIT.usage;
-  if (c === 'interrupted') return EXIT.interrupted;
-  if (c.startsWith('tls-') || c === 'connect-failed') return EXIT.tls;
-  if ((ERROR_CODES as readonly string[]).includes(c)) {
-    return EXIT.refused;
-  }
-  if (
-    ['truncated', 'digest-mismatch', 'protocol', 'timeout'].includes(c) ||
-    c.startsWith('format-')
-  ) {
-    return EXIT.integrity;
-  }
-  return EXIT.failure;
-}
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);

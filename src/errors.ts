@@ -1,12 +1,130 @@
 /**
  * Every failure that reaches a user is a SecureStreamError: a stable `code` that scripts and
- * tests match on, a lower-case message quoting the bad value, and an optional hint.
- * Only the entry point (cli.ts) prints errors and picks exit codes.
+ * tests match on, a lower-case message quoting the bad value, and an optional hint. Each code
+ * is declared below with its exit class, so the exit status follows from what an error is,
+ * never from how its code is spelled. Only the entry point (cli.ts) prints errors and exits.
  */
+
+/** Exit codes (README "Exit codes"): scripts branch on these. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  tls: 3,
+  refused: 4,
+  integrity: 5,
+  interrupted: 130,
+} as const;
+
+/** What kind of failure an error is, as far as the exit status goes. */
+export type ExitClass = Exclude<keyof typeof EXIT, 'ok'>;
+
+/**
+ * Every error code with its exit class. A code that is not here does not compile, and a code
+ * without a class cannot be added: the type of a code is the set of keys of this table.
+ */
+const EXIT_CLASS = {
+  // How the tool was invoked.
+  usage: 'usage',
+  interrupted: 'interrupted',
+
+  // Dialling and the TLS handshake, client side (transport/explain.ts).
+  'connect-failed': 'tls',
+  'tls-handshake': 'tls',
+  'tls-client-rejected': 'tls',
+  'tls-server-name': 'tls',
+  'tls-unknown-ca': 'tls',
+  'tls-server-expired': 'tls',
+  'tls-server-not-yet-valid': 'tls',
+  'tls-server-usage': 'tls',
+  'tls-version': 'tls',
+
+  /** The server answered `ERR <code>`; the wire code, known or not, is on the WireError. */
+  refused: 'refused',
+
+  // A response that cannot be trusted (docs/PROTOCOL.md).
+  truncated: 'integrity',
+  'digest-mismatch': 'integrity',
+  protocol: 'integrity',
+  timeout: 'integrity',
+
+  // The sstream-v1 format (docs/FORMAT.md, "Errors").
+  'format-bad-magic': 'integrity',
+  'format-bad-version': 'integrity',
+  'format-bad-suite': 'integrity',
+  'format-bad-chunk-size': 'integrity',
+  'format-bad-flags': 'integrity',
+  'format-bad-stanza': 'integrity',
+  'format-scrypt-cost': 'integrity',
+  'format-scrypt-not-alone': 'integrity',
+  'format-not-recipient': 'integrity',
+  'format-wrong-key': 'integrity',
+  'format-wrong-passphrase': 'integrity',
+  'format-header-tampered': 'integrity',
+  'format-truncated': 'integrity',
+  'format-trailing-data': 'integrity',
+  'format-chunk-failed': 'integrity',
+  'format-empty-final-chunk': 'integrity',
+
+  // Keys and certificates given to encrypt/decrypt (format/recipients.ts, format/keytype.ts).
+  'unsupported-key': 'failure',
+  'bad-certificate': 'failure',
+  'passphrase-empty': 'failure',
+
+  // Certificates, keys and CRLs (pki/).
+  'pki-crl-expired': 'failure',
+  'pki-crl-foreign': 'failure',
+  'pki-encrypted-key': 'failure',
+  'pki-exists': 'failure',
+  'pki-expired': 'failure',
+  'pki-invalid': 'failure',
+  'pki-key-mismatch': 'failure',
+  'pki-missing': 'failure',
+  'pki-not-yet-valid': 'failure',
+  'pki-outlives-ca': 'failure',
+  'pki-unknown-target': 'failure',
+  'pki-unreadable': 'failure',
+  'pki-unsupported-key': 'failure',
+  'pki-untrusted': 'failure',
+  'pki-write-failed': 'failure',
+  'pki-wrong-usage': 'failure',
+  'crl-missing': 'failure',
+  'crl-incomplete': 'failure',
+
+  // Server configuration and start-up.
+  'access-invalid': 'failure',
+  'access-unreadable': 'failure',
+  'no-usable-cipher': 'failure',
+  'listen-failed': 'failure',
+  'root-invalid': 'failure',
+  'worker-failed': 'failure',
+
+  // Local files read and written.
+  'input-not-found': 'failure',
+  'input-unreadable': 'failure',
+  'output-dir-missing': 'failure',
+  'output-not-writable': 'failure',
+  'output-is-directory': 'failure',
+  'output-failed': 'failure',
+  'disk-full': 'failure',
+
+  // A transfer as the server sees it; logged as its outcome, never shown to a user.
+  'file-changed': 'failure',
+  'client-gone': 'failure',
+} as const satisfies Record<string, ExitClass>;
+
+/** Every error code securestream raises. */
+export type ErrorCode = keyof typeof EXIT_CLASS;
+
+/** The exit class of a code. */
+export function exitClassOf(code: ErrorCode): ExitClass {
+  return EXIT_CLASS[code];
+}
+
 export class SecureStreamError extends Error {
   override readonly name = 'SecureStreamError';
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly hint?: string,
     options?: { cause?: unknown },
@@ -24,6 +142,11 @@ export class UsageError extends SecureStreamError {
 
 export function isSecureStreamError(e: unknown): e is SecureStreamError {
   return e instanceof SecureStreamError;
+}
+
+/** The process exit status for anything thrown: its code's class, or 1 for a foreign error. */
+export function exitCodeFor(e: unknown): number {
+  return isSecureStreamError(e) ? EXIT[exitClassOf(e.code)] : EXIT.failure;
 }
 
 /** Node system errors carry `code`; this narrows without `any`. */

@@ -28,13 +28,27 @@ export const ERROR_CODES = [
 ] as const;
 export type WireErrorCode = (typeof ERROR_CODES)[number];
 
-/** A refusal the server sends as `ERR <code> <message>`. */
+/** True for the codes this version sends; a newer server may send others. */
+export function isWireErrorCode(code: string): code is WireErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(code);
+}
+
+/**
+ * A refusal, `ERR <wireCode> <message>` on the wire (PROTOCOL-v1 "Error codes"). The server
+ * throws it to refuse a request; the client raises it when a server refused. Its error code is
+ * `refused` (exit 4) whatever the wire code, so a code this client does not know, from a newer
+ * server, is still a refusal.
+ */
 export class WireError extends SecureStreamError {
-  constructor(
-    readonly wireCode: WireErrorCode,
-    message: string,
-  ) {
-    super(wireCode, message);
+  /** As on the wire; in a refusal the client received, possibly a code it does not know. */
+  readonly wireCode: string;
+  /** A refusal to send. */
+  constructor(wireCode: WireErrorCode, message: string, hint?: string);
+  /** A refusal received: any code the grammar allows, kept as sent. */
+  constructor(wireCode: string, message: string, hint: string | undefined, received: 'received');
+  constructor(wireCode: string, message: string, hint?: string) {
+    super('refused', message, hint);
+    this.wireCode = wireCode;
   }
 }
 

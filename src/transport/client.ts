@@ -15,6 +15,7 @@ import {
   parseTrailer,
   type Mode,
   type Trailer,
+  WireError,
 } from '../protocol.js';
 import { explainClientError, rejectedOurCertificate, type DialContext } from './explain.js';
 import { FileSink } from '../filesink.js';
@@ -299,7 +300,7 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
   });
 }
 
-function refused(name: string, code: string, message: string): SecureStreamError {
+function refused(name: string, code: string, message: string): WireError {
   const hints: Record<string, string> = {
     'not-found': "check the name; it is relative to the server's root",
     forbidden:
@@ -308,10 +309,11 @@ function refused(name: string, code: string, message: string): SecureStreamError
     'unsupported-key': 'use a client certificate with an RSA (2048+) or EC P-256/P-384 key',
     'bad-request': 'the name is malformed (control characters, empty or too long)',
   };
-  return new SecureStreamError(
+  return new WireError(
     code,
     `the server refused "${name}": ${code}${message ? ` (${message})` : ''}`,
     hints[code],
+    'received',
   );
 }
 

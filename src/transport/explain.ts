@@ -3,7 +3,7 @@
  * that noticed (verification errors) and as alerts on the other side; both are mapped here.
  */
 import type { PeerCertificate } from 'node:tls';
-import { SecureStreamError } from '../errors.js';
+import { SecureStreamError, type ErrorCode } from '../errors.js';
 import { formatName } from './peer.js';
 
 /** Alert names as Node spells them in `ERR_SSL_…_ALERT_…` codes, and what they mean for us. */
@@ -73,7 +73,7 @@ export interface DialContext {
 export function explainClientError(err: Error, ctx: DialContext): SecureStreamError {
   const code = (err as { code?: string }).code ?? '';
   const where = `${ctx.host}:${ctx.port}`;
-  const mk = (c: string, m: string, h?: string): SecureStreamError =>
+  const mk = (c: ErrorCode, m: string, h?: string): SecureStreamError =>
     new SecureStreamError(c, m, h, { cause: err });
   switch (code) {
     case 'ECONNREFUSED':

@@ -15,6 +15,7 @@ import {
   encodeErr,
   encodeOk,
   encodeTrailer,
+  isWireErrorCode,
   parseRequestLine,
   type Mode,
   type WireErrorCode,
@@ -98,9 +99,10 @@ export async function serveSession(
     await sendBody(socket, opened, encoder, ctx.digests, out);
   } catch (e) {
     if (e instanceof WireError) {
-      out.outcome = e.wireCode;
+      const code = isWireErrorCode(e.wireCode) ? e.wireCode : 'internal';
+      out.outcome = code;
       out.reason = e.message;
-      await endWith(socket, encodeErr(e.wireCode, WIRE_MESSAGE[e.wireCode] ?? e.message));
+      await endWith(socket, encodeErr(code, WIRE_MESSAGE[code] ?? e.message));
     } else if (isSecureStreamError(e) && e.code === 'file-changed') {
       out.outcome = e.code;
       out.reason = e.message;

@@ -117,6 +117,22 @@ describe('cli', () => {
     assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 
+  // Issue 11: a key the format cannot use is a local failure (exit 1); exit 4 means a server
+  // refused, and no server is involved here.
+  it('encrypt --to an Ed25519 public key: exit 1, not the refusal code 4', async () => {
+    const key = join(dir.path, 'ed.key');
+    const pub = join(dir.path, 'ed.pub');
+    assert.equal((await run('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key])).code, 0);
+    assert.equal((await run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub])).code, 0);
+    const plain = join(dir.path, 'ed-plain.txt');
+    await writeFile(plain, 'to nobody\n');
+    const r = await runCli(['encrypt', plain, '--to', pub]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^securestream: error: .*ed25519/m);
+    assert.equal(r.stdout, '');
+    await assert.rejects(stat(`${plain}.sst`), { code: 'ENOENT' });
+  });
+
   it('payload writes exactly SIZE random bytes and prints the sha256sum line', async () => {
     const f = join(dir.path, 'p.bin');
     const r = await runCli(['payload', f, '--size', '64KiB']);

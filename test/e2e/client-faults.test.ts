@@ -18,6 +18,7 @@ import { CLI, runCli, startServer, tempDir, type RunResult } from '../helpers/pr
 
 const EXIT_FAILURE = 1;
 const EXIT_TLS = 3;
+const EXIT_REFUSED = 4;
 const EXIT_INTEGRITY = 5;
 const MiB = 1024 * 1024;
 
@@ -226,6 +227,26 @@ void describe('client-rejects-bad-responses (fake server)', { concurrency: 3 }, 
       }
     });
   }
+
+  // Issue 11: a refusal is exit 4 whatever its wire code, also one this client does not know
+  // (a newer server's); the code and message are shown as sent.
+  void test('refusal-with-an-unknown-wire-code-exits-4', async () => {
+    const fake = await startFakeServer(pki, { header: 'ERR quota over quota\n' });
+    try {
+      const dir = await outDir();
+      const r = await get(fake.port, join(dir, 'file.bin'));
+      await assertFailedClean(
+        r,
+        {
+          code: EXIT_REFUSED,
+          words: /^securestream: error: the server refused "file\.bin": quota \(over quota\)$/,
+        },
+        dir,
+      );
+    } finally {
+      await fake.close();
+    }
+  });
 
   void test('existing-file-stays-byte-identical-after-a-failed-download', async () => {
     const old = randomBytes(5000);
