@@ -1,46 +1,96 @@
+import { readFileSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { SecureStreamError, errnoCode } from './errors.js';
 
+/** Longest file name (one path component) in bytes on Linux file systems: NAME_MAX. */
+export const NAME_MAX = 255;
+
+/** A temporary file is readable by its owner only until the final rename gives it its mode. */
+export const TEMP_MODE = 0o600;
+
+/**
+ * What a new output file gets by default: 0666 less the umask, as curl, wget and age (and the
+ * shell's `>`) create files. Keys pass 0o600.
+ */
+export const DEFAULT_OUTPUT_MODE = 0o666;
+
+export interface AtomicFileOptions {
+  /** Permission bits the file gets at commit, before the umask is applied (default 0o666). */
+  mode?: number;
+  /**
+   * Aborting it (src/interrupt.ts does so on SIGINT, SIGTERM and SIGHUP) removes the
+   * temporary file at once, synchronously, wherever the writer is; later writes and `commit`
+   * fail with the signal's reason.
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * An output file that appears at its path only when complete: bytes go to a temporary file
- * beside the target, `commit` fsyncs and renames it into place, `abort` removes it. A file
- * already at the target path stays untouched until the rename.
+ * beside the target (mode 0600), `commit` fsyncs it, gives it its mode and renames it into
+ * place, `abort` removes it. A file already at the target path stays untouched until the rename.
  */
 export class AtomicFile {
+  private done = false;
+  private readonly onAbort = (): void => {
+    this.discard();
+  };
+
   private constructor(
     readonly path: string,
     readonly tempPath: string,
     readonly handle: FileHandle,
-  ) {}
+    private readonly mode: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
 
-  private done = false;
-
-  static async create(path: string, mode = 0o644): Promise<AtomicFile> {
-    const tempPath = join(
-      dirname(path),
-      `.${basename(path)}.${randomBytes(6).toString('hex')}.part`,
-    );
+  /**
+   * Creates the temporary file for `path`.
+   * @throws the signal's reason when already aborted; SecureStreamError from {@link outputError}
+   */
+  static async create(path: string, opts: AtomicFileOptions = {}): Promise<AtomicFile> {
+    opts.signal?.throwIfAborted();
+    if (Buffer.byteLength(basename(path)) > NAME_MAX) {
+      // Said before any work (a download, a decryption) that the rename would then refuse.
+      throw outputError(Object.assign(new Error('name too long'), { code: 'ENAMETOOLONG' }), path);
+    }
+    const tempPath = join(dirname(path), tempName(basename(path)));
     let handle: FileHandle;
     try {
-      handle = await open(tempPath, 'wx', mode);
+      handle = await open(tempPath, 'wx', TEMP_MODE);
     } catch (e) {
       throw outputError(e, path);
     }
-    return new AtomicFile(path, tempPath, handle);
+    const mode = (opts.mode ?? DEFAULT_OUTPUT_MODE) & ~umask();
+    const file = new AtomicFile(path, tempPath, handle, mode, opts.signal);
+    if (opts.signal?.aborted) file.discard(); // aborted while the file was being opened
+    return file;
   }
 
-  /** Makes the file visible at `finalPath` (default: the path given at creation, same folder). */
+  /**
+   * Makes the file visible at `finalPath` (default: the path given at creation, same folder)
+   * with its final mode.
+   */
   async commit(finalPath = this.path): Promise<void> {
-    if (this.done) return;
+    if (this.done) {
+      this.signal?.throwIfAborted();
+      return;
+    }
     try {
       await this.handle.sync();
+      await this.handle.chmod(this.mode);
       await this.handle.close();
+      this.signal?.throwIfAborted();
       await rename(this.tempPath, finalPath);
       this.done = true;
+      this.signal?.removeEventListener('abort', this.onAbort);
     } catch (e) {
       await this.abort();
+      this.signal?.throwIfAborted();
       throw outputError(e, finalPath);
     }
     await syncDir(dirname(finalPath));
@@ -50,9 +100,66 @@ export class AtomicFile {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
     await this.handle.close().catch(() => undefined);
     await unlink(this.tempPath).catch(() => undefined);
   }
+
+  /**
+   * The abort path of a signal: the name goes synchronously, before anything else can run, so
+   * even a process that dies right after leaves nothing behind; writes still in flight land in
+   * the unlinked file and are freed with the descriptor.
+   */
+  private discard(): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      unlinkSync(this.tempPath);
+    } catch {
+      // already gone
+    }
+    void this.handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * `.NAME.<12 hex>.part`, with NAME shortened (at a UTF-8 character boundary) so that the
+ * whole name fits NAME_MAX bytes whatever the output name.
+ */
+export function tempName(name: string): string {
+  const suffix = `.${randomBytes(6).toString('hex')}.part`;
+  return `.${truncateUtf8(name, NAME_MAX - 1 - suffix.length)}${suffix}`;
+}
+
+/** The longest prefix of `s` of at most `max` UTF-8 bytes that ends on a character boundary. */
+export function truncateUtf8(s: string, max: number): string {
+  const bytes = Buffer.from(s, 'utf8');
+  if (bytes.length <= max) return s;
+  let n = max;
+  while (n > 0 && ((bytes[n] ?? 0) & 0xc0) === 0x80) n--; // back off a continuation byte
+  return bytes.subarray(0, n).toString('utf8');
+}
+
+let cachedUmask: number | undefined;
+
+/** Assumed when the umask cannot be read: the final file is then its owner's alone. */
+const FALLBACK_UMASK = 0o077;
+
+/**
+ * The process umask, read from /proc (Linux 4.7+). `process.umask()` without an argument sets
+ * the mask to 0 for a moment to read it, racing file creation on other threads.
+ */
+function umask(): number {
+  if (cachedUmask === undefined) {
+    let m: RegExpExecArray | null = null;
+    try {
+      m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    } catch {
+      // not Linux: keep the fallback
+    }
+    cachedUmask = m?.[1] === undefined ? FALLBACK_UMASK : parseInt(m[1], 8);
+  }
+  return cachedUmask;
 }
 
 /**
@@ -94,6 +201,13 @@ export function outputError(e: unknown, path: string): SecureStreamError {
         'disk-full',
         `no space left on the device while writing "${path}"`,
         'free some space or choose another --out',
+        { cause: e },
+      );
+    case 'ENAMETOOLONG':
+      return new SecureStreamError(
+        'output-name-too-long',
+        `output path "${path}" is too long for the file system (at most ${NAME_MAX} bytes per name)`,
+        'choose a shorter --out',
         { cause: e },
       );
     case 'EISDIR':
