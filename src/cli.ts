@@ -17,8 +17,7 @@ import {
   type ServeFlags,
 } from './config.js';
 import { parseSize } from './size.js';
-
-import type { GetReporter } from './commands/get.js';
+import { runInterruptible } from './interrupt.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
 // or the YAML parser at start-up.
@@ -38,7 +37,7 @@ function pkiOptions(cmd: Command): Command {
     .option('--key <file>', 'private key, PEM (unencrypted)');
 }
 
-function buildProgram(): Command {
+export function buildProgram(): Command {
   const program = new Command('securestream')
     .description('Mutually authenticated TLS file streaming')
     .version('0.1.0')
@@ -143,16 +142,11 @@ function buildProgram(): Command {
       .option('--verbose', 'print the negotiated protocol, suite and mode')
       .option('--decrypt', 'store the plaintext of an encrypted (sstream-v1) response'),
   ).action(async (name: string, o: GetFlags) => {
-    // A signal removes the temporary file before exit; nothing half-written stays behind.
-    const ac = new AbortController();
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-      process.once(sig, () => {
-        ac.abort();
-      });
     const { runGet, resultLine } = await import('./commands/get.js');
-    const result = await runGet(
-      { ...getOptions(name, o), signal: ac.signal },
-      await reporter(!o.quiet && process.stderr.isTTY),
+    const { createReporter } = await import('./progress.js');
+    const report = await createReporter(!o.quiet && process.stderr.isTTY, note);
+    const result = await runInterruptible((signal) =>
+      runGet({ ...getOptions(name, o), signal }, report),
     );
     out(resultLine(result));
   });
@@ -171,9 +165,11 @@ function buildProgram(): Command {
     .option('--out <path>', 'output (default FILE.sst)')
     .action(async (file: string, o: { to: string[]; passphraseFile?: string; out?: string }) => {
       const { runEncrypt } = await import('./commands/encrypt.js');
-      await runEncrypt(
-        { file, to: o.to, ...defined({ passphraseFile: o.passphraseFile, out: o.out }) },
-        out,
+      await runInterruptible((signal) =>
+        runEncrypt(
+          { file, to: o.to, ...defined({ passphraseFile: o.passphraseFile, out: o.out }), signal },
+          out,
+        ),
       );
     });
 
@@ -198,7 +194,7 @@ function buildProgram(): Command {
         },
       ) => {
         const { runDecrypt } = await import('./commands/decrypt.js');
-        await runDecrypt({ file, ...defined(o) }, out);
+        await runInterruptible((signal) => runDecrypt({ file, ...defined(o), signal }, out));
       },
     );
 
@@ -219,7 +215,7 @@ function buildProgram(): Command {
     .option('--force', 'replace an existing PKI in --dir')
     .action(async (o: PkiInitFlags) => {
       const { runPkiInit } = await import('./commands/pki.js');
-      await runPkiInit(pkiInitOptions(o), out);
+      await runInterruptible((signal) => runPkiInit({ ...pkiInitOptions(o), signal }, out));
     });
   pki
     .command('issue-client')
@@ -229,7 +225,10 @@ function buildProgram(): Command {
     .option('--days <n>', 'validity in days', '825')
     .action(async (name: string, o: { dir: string; days: string }) => {
       const { runPkiIssueClient } = await import('./commands/pki.js');
-      await runPkiIssueClient({ dir: o.dir, name, days: parseCount(o.days, '--days') }, out);
+      const days = parseCount(o.days, '--days');
+      await runInterruptible((signal) =>
+        runPkiIssueClient({ dir: o.dir, name, days, signal }, out),
+      );
     });
   pki
     .command('revoke')
@@ -238,7 +237,7 @@ function buildProgram(): Command {
     .option('--dir <dir>', 'PKI folder', 'pki')
     .action(async (target: string, o: { dir: string }) => {
       const { runPkiRevoke } = await import('./commands/pki.js');
-      await runPkiRevoke({ dir: o.dir, target }, out);
+      await runInterruptible((signal) => runPkiRevoke({ dir: o.dir, target, signal }, out));
     });
 
   program
@@ -248,7 +247,8 @@ function buildProgram(): Command {
     .requiredOption('--size <size>', 'bytes: 1000, 64KiB, 64MiB, 1GiB')
     .action(async (file: string, o: { size: string }) => {
       const { runPayload } = await import('./commands/payload.js');
-      out(await runPayload(file, parseSize(o.size)));
+      const size = parseSize(o.size);
+      out(await runInterruptible((signal) => runPayload(file, size, signal)));
     });
 
   return program;
@@ -263,54 +263,6 @@ function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefi
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
     [K in keyof T]: Exclude<T[K], undefined>;
   };
-}
-
-/** stderr lines always; a progress bar only on a terminal. */
-async function reporter(bar: boolean): Promise<GetReporter> {
-  const { SingleBar } = bar ? await import('cli-progress') : { SingleBar: undefined };
-  const progress = SingleBar
-    ? new SingleBar({
-        stream: process.stderr,
-        format: ' {bar} {percentage}% | {done} of {all} | {rate} | ETA {eta_formatted}',
-        hideCursor: true,
-        clearOnComplete: true,
-      })
-    : undefined;
-  if (!progress) {
-    return { info: note, start: () => undefined, progress: () => undefined, stop: () => undefined };
-  }
-  let started = 0;
-  let shown = 0;
-  let total = 0;
-  return {
-    info: note,
-    start: (length) => {
-      started = Date.now();
-      total = length;
-      progress.start(total, 0, { done: human(0), all: human(total), rate: '' });
-    },
-    // Called for every TLS record; the bar redraws at most ten times a second anyway.
-    progress: (n) => {
-      const now = Date.now();
-      if (now - shown < 100 && n < total) return;
-      shown = now;
-      const s = (now - started) / 1000;
-      progress.update(n, { done: human(n), rate: s > 0 ? `${human(n / s)}/s` : '' });
-    },
-    stop: () => {
-      if (started) progress.stop();
-    },
-  };
-}
-
-function human(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i] ?? ''}`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -343,6 +295,8 @@ function printError(e: unknown): void {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // An interrupted command may still hold a socket or a pending read: do not wait for it.
+    if (code > 128) process.exit(code);
   },
   (e: unknown) => {
     printError(e);

@@ -4,6 +4,7 @@
  * is declared below with its exit class, so the exit status follows from what an error is,
  * never from how its code is spelled. Only the entry point (cli.ts) prints errors and exits.
  */
+import { constants } from 'node:os';
 
 /** Exit codes (README "Exit codes"): scripts branch on these. */
 export const EXIT = {
@@ -13,6 +14,7 @@ export const EXIT = {
   tls: 3,
   refused: 4,
   integrity: 5,
+  /** SIGINT; an InterruptedError exits 128 + its signal's number (143 SIGTERM, 129 SIGHUP). */
   interrupted: 130,
 } as const;
 
@@ -106,6 +108,7 @@ const EXIT_CLASS = {
   'output-not-writable': 'failure',
   'output-is-directory': 'failure',
   'output-failed': 'failure',
+  'output-name-too-long': 'failure',
   'disk-full': 'failure',
 
   // A transfer as the server sees it; logged as its outcome, never shown to a user.
@@ -144,8 +147,29 @@ export function isSecureStreamError(e: unknown): e is SecureStreamError {
   return e instanceof SecureStreamError;
 }
 
-/** The process exit status for anything thrown: its code's class, or 1 for a foreign error. */
+/** The signals that interrupt a command that writes files (src/interrupt.ts). */
+export type InterruptSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+
+/** A command stopped by a signal; its partial output has been removed. */
+export class InterruptedError extends SecureStreamError {
+  /** The process exit status: 128 + the signal's number, as shells report it (130, 143, 129). */
+  readonly exitCode: number;
+
+  constructor(readonly signal: InterruptSignal) {
+    super(
+      'interrupted',
+      `interrupted by ${signal} before the output was complete; the partial file was removed`,
+    );
+    this.exitCode = 128 + constants.signals[signal];
+  }
+}
+
+/**
+ * The process exit status for anything thrown: 128 + the signal number for an interruption,
+ * its code's class otherwise, or 1 for a foreign error.
+ */
 export function exitCodeFor(e: unknown): number {
+  if (e instanceof InterruptedError) return e.exitCode;
   return isSecureStreamError(e) ? EXIT[exitClassOf(e.code)] : EXIT.failure;
 }
 

@@ -4,7 +4,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AtomicFile, NAME_MAX, tempName, truncateUtf8 } from '../src/atomic.js';
-import { InterruptedError } from '../src/interrupt.js';
+import { InterruptedError } from '../src/errors.js';
 import { tempDir } from './helpers/proc.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');

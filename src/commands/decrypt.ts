@@ -23,6 +23,8 @@ export interface DecryptCommandOptions {
   readonly out?: string;
   /** `--expect-sha256 HEX`: refuse the output unless the plaintext has this SHA-256. */
   readonly expectSha256?: string;
+  /** Aborting it stops the command and removes the partial output (src/interrupt.ts). */
+  readonly signal?: AbortSignal;
 }
 
 /** Default output: FILE without `.sst`, else FILE.out; never the input itself. */
@@ -58,14 +60,17 @@ export async function runDecrypt(
     opts.file,
     createDecryptStream({ identities: [identity] }),
     outPath,
-    (got) => {
-      if (expect !== undefined && got !== expect) {
-        throw new SecureStreamError(
-          'digest-mismatch',
-          `plaintext sha-256 ${got} does not match the expected ${expect}`,
-          'the file is not the one expected; no output was written',
-        );
-      }
+    {
+      signal: opts.signal,
+      accept: (got) => {
+        if (expect !== undefined && got !== expect) {
+          throw new SecureStreamError(
+            'digest-mismatch',
+            `plaintext sha-256 ${got} does not match the expected ${expect}`,
+            'the file is not the one expected; no output was written',
+          );
+        }
+      },
     },
   );
   out(sha256sumLine(hex, outPath));

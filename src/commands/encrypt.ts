@@ -29,6 +29,8 @@ export interface EncryptCommandOptions {
   readonly out?: string;
   /** scrypt work factor for --passphrase-file (10..20, default 18). */
   readonly log2N?: number;
+  /** Aborting it stops the command and removes the partial output (src/interrupt.ts). */
+  readonly signal?: AbortSignal;
 }
 
 /** Longest passphrase file read; a passphrase is a line, not a document. */
@@ -56,7 +58,9 @@ export async function runEncrypt(
     opts.passphraseFile !== undefined
       ? [passphraseRecipient(await readPassphraseFile(opts.passphraseFile), { log2N: opts.log2N })]
       : await Promise.all(opts.to.map(loadRecipient));
-  const hex = await streamToFile(opts.file, createEncryptStream({ recipients }), outPath);
+  const hex = await streamToFile(opts.file, createEncryptStream({ recipients }), outPath, {
+    signal: opts.signal,
+  });
   out(sha256sumLine(hex, outPath));
 }
 
@@ -134,16 +138,21 @@ export function inputError(e: unknown, path: string): SecureStreamError {
 /**
  * Streams `input` through `transform` into an AtomicFile at `outPath` and returns the SHA-256
  * (hex) of the bytes written. `accept`, given that digest, may throw to refuse the result.
- * On any failure the temporary file is removed and nothing appears at `outPath`.
+ * On any failure, and when `signal` aborts, the temporary file is removed and nothing appears
+ * at `outPath`.
  */
 export async function streamToFile(
   input: string,
   transform: Transform,
   outPath: string,
-  accept: (hex: string) => void = () => undefined,
+  opts: { accept?: (hex: string) => void; signal?: AbortSignal | undefined } = {},
 ): Promise<string> {
+  const { accept = () => undefined, signal } = opts;
   const source = await openInput(input);
-  const file = await AtomicFile.create(outPath);
+  const file = await AtomicFile.create(outPath, { signal }).catch((e: unknown) => {
+    source.destroy();
+    throw e;
+  });
   const hash = createHash('sha256');
   try {
     await pipeline(
@@ -156,6 +165,7 @@ export async function streamToFile(
         }
       },
       new FileSink(file.handle, outPath),
+      ...(signal ? [{ signal }] : []),
     );
     const hex = hash.digest('hex');
     accept(hex);

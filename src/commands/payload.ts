@@ -5,14 +5,22 @@ import { sha256sumLine } from '../digest.js';
 
 const BLOCK = 1024 * 1024;
 
-/** Writes `size` random bytes to `path` (atomically) and returns its `sha256sum` line. */
-export async function runPayload(path: string, size: number): Promise<string> {
-  const file = await AtomicFile.create(path);
+/**
+ * Writes `size` random bytes to `path` (atomically) and returns its `sha256sum` line. Aborting
+ * `signal` removes the partial file and rejects with the signal's reason.
+ */
+export async function runPayload(
+  path: string,
+  size: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  const file = await AtomicFile.create(path, { signal });
   const hash = createHash('sha256');
   const block = Buffer.allocUnsafe(Math.min(BLOCK, size));
   try {
     let written = 0;
     while (written < size) {
+      signal?.throwIfAborted();
       const n = Math.min(BLOCK, size - written);
       const buf = block.subarray(0, n);
       randomFillSync(buf);
@@ -25,6 +33,7 @@ export async function runPayload(path: string, size: number): Promise<string> {
     await file.commit();
   } catch (e) {
     await file.abort();
+    signal?.throwIfAborted();
     throw outputError(e, path);
   }
   return sha256sumLine(hash.digest('hex'), path);

@@ -23,6 +23,8 @@ export interface PkiRevokeOptions {
   dir: string;
   /** Client name or hex serial. */
   target: string;
+  /** Aborting it removes the staged crl.pem (src/interrupt.ts). */
+  signal?: AbortSignal | undefined;
 }
 
 /** Creates a PKI folder and reports what was written. */

@@ -38,6 +38,8 @@ export interface RevokeOptions {
    * on a schedule, so a short lifetime would lock everyone out after it.
    */
   nextUpdateDays?: number;
+  /** Aborting it removes the staged crl.pem and stops the write (src/interrupt.ts). */
+  signal?: AbortSignal | undefined;
 }
 
 /** What {@link revoke} did. */
@@ -108,7 +110,7 @@ export async function revoke(opts: RevokeOptions): Promise<RevokeResult> {
   ];
   const crlNumber = oldNumber + 1;
   const pem = signCrl(ca, entries, crlNumber, now, nextUpdate);
-  await writeFilesAtomically([{ path: crlPath, data: pem, mode: 0o644 }]);
+  await writeFilesAtomically([{ path: crlPath, data: pem, mode: 0o644 }], opts.signal);
   return { ...base, alreadyRevoked: false, revokedCount: entries.length, crlNumber, nextUpdate };
 }
 

@@ -58,6 +58,8 @@ export interface InitPkiOptions {
   /** Replace existing files (and remove a crl.pem of the replaced CA). */
   force?: boolean;
   now?: Date;
+  /** Aborting it removes the files staged so far and stops the write (src/interrupt.ts). */
+  signal?: AbortSignal | undefined;
 }
 
 /** What {@link initPki} wrote. */
@@ -85,6 +87,8 @@ export interface IssueClientOptions {
   keyType?: KeyType;
   rsaBits?: number;
   now?: Date;
+  /** Aborting it removes the files staged so far and stops the write (src/interrupt.ts). */
+  signal?: AbortSignal | undefined;
 }
 
 /** What {@link issueClient} wrote. */
@@ -148,8 +152,9 @@ export async function initPki(opts: InitPkiOptions): Promise<InitPkiResult> {
   const pairs = [ca, ...issued];
   const files = pairs.flatMap((p, i) => pemFiles(opts.dir, names[i] as string, p));
 
+  opts.signal?.throwIfAborted();
   await makePkiDir(opts.dir);
-  await writeFilesAtomically(files);
+  await writeFilesAtomically(files, opts.signal);
   const removed: string[] = [];
   if (opts.force && (await pathExists(crlPath))) {
     // a CRL signed by the replaced CA would make servers reject every client
@@ -199,7 +204,7 @@ export async function issueClient(opts: IssueClientOptions): Promise<IssueClient
     notBefore: new Date(now.getTime() - BACKDATE_MS),
     notAfter,
   });
-  await writeFilesAtomically(pemFiles(opts.dir, name, issued));
+  await writeFilesAtomically(pemFiles(opts.dir, name, issued), opts.signal);
   return { certPath, keyPath, serialHex: issued.serialHex, keySpec, notAfter };
 }
 
@@ -331,16 +336,20 @@ async function makePkiDir(dir: string): Promise<void> {
 
 /**
  * Writes files so that they appear only complete: each goes to an AtomicFile (a temporary file
- * beside its target, created with its final mode, never chmod-ed later) and is fsynced; only
- * when all are written are they renamed into place. On failure the temporary files are removed.
+ * beside its target, mode 0600 until the rename gives it its own) and is fsynced; only when
+ * all are written are they renamed into place. On failure, and when `signal` aborts, the
+ * temporary files are removed.
  */
-export async function writeFilesAtomically(files: readonly PkiFile[]): Promise<void> {
+export async function writeFilesAtomically(
+  files: readonly PkiFile[],
+  signal?: AbortSignal,
+): Promise<void> {
   const staged: AtomicFile[] = [];
   let current = '';
   try {
     for (const f of files) {
       current = f.path;
-      const file = await AtomicFile.create(f.path, f.mode);
+      const file = await AtomicFile.create(f.path, { mode: f.mode, signal });
       staged.push(file);
       await file.handle.writeFile(f.data);
       await file.handle.sync();
@@ -351,6 +360,7 @@ export async function writeFilesAtomically(files: readonly PkiFile[]): Promise<v
     }
   } catch (e) {
     await Promise.all(staged.map((file) => file.abort()));
+    signal?.throwIfAborted();
     // AtomicFile words errors for a download's --out; a PKI write says it in its own terms.
     throw writeError(
       e instanceof SecureStreamError && e.cause !== undefined ? e.cause : e,

@@ -58,7 +58,7 @@ export interface FetchResult {
 
 /** Downloads one file; on any failure nothing is left at (or changed at) `outPath`. */
 export async function fetchFile(opts: FetchOptions): Promise<FetchResult> {
-  const file = await AtomicFile.create(opts.outPath);
+  const file = await AtomicFile.create(opts.outPath, { signal: opts.signal });
   try {
     const result = await transfer(opts, file);
     const path =

@@ -186,7 +186,10 @@ describe('cli', () => {
       child.kill('SIGINT');
       const code = await exited;
       assert.equal(code, 130, stderr);
-      assert.match(stderr, /securestream: error: interrupted before the transfer completed/);
+      assert.match(
+        stderr,
+        /securestream: error: interrupted by SIGINT before the output was complete; the partial file was removed/,
+      );
       assert.deepEqual(await readdir(out), ['big.bin']);
       assert.equal(await readFile(join(out, 'big.bin'), 'utf8'), 'previous contents');
     } finally {

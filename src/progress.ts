@@ -1,0 +1,65 @@
+/**
+ * What `get` shows while it runs: `securestream: …` lines on stderr always, and a progress bar
+ * (cli-progress) only when stderr is a terminal.
+ */
+import type { GetReporter } from './commands/get.js';
+
+/** Shortest time between two redraws of the bar, in ms. */
+export const REDRAW_MS = 100;
+
+/**
+ * A reporter writing to stderr; with `bar`, a progress bar that redraws at most every
+ * REDRAW_MS and is erased when the transfer ends, so the digest line stands alone.
+ */
+export async function createReporter(
+  bar: boolean,
+  note: (line: string) => void,
+): Promise<GetReporter> {
+  if (!bar) {
+    return { info: note, start: () => undefined, progress: () => undefined, stop: () => undefined };
+  }
+  const { SingleBar } = await import('cli-progress');
+  const progress = new SingleBar({
+    stream: process.stderr,
+    format: ' {bar} {percentage}% | {done} of {all} | {rate} | ETA {eta_formatted}',
+    hideCursor: true,
+    clearOnComplete: true,
+  });
+  let started = 0;
+  let shown = 0;
+  let total = 0;
+  return {
+    info: note,
+    start: (length) => {
+      started = Date.now();
+      total = length;
+      progress.start(total, 0, { done: formatBytes(0), all: formatBytes(total), rate: '' });
+    },
+    // Called for every TLS record; the figures are worth computing a few times a second only.
+    progress: (n) => {
+      const now = Date.now();
+      if (now - shown < REDRAW_MS && n < total) return;
+      shown = now;
+      const s = (now - started) / 1000;
+      progress.update(n, {
+        done: formatBytes(n),
+        rate: s > 0 ? `${formatBytes(n / s)}/s` : '',
+      });
+    },
+    stop: () => {
+      if (started) progress.stop();
+      started = 0;
+    },
+  };
+}
+
+/** Bytes in binary units with one decimal: `0 B`, `1023 B`, `1.5 KiB`, `64.0 MiB`. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i] ?? ''}`;
+}
