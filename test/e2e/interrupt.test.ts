@@ -120,6 +120,18 @@ describe('interrupted commands', () => {
     await fx.remove();
   });
 
+  const getArgs = (name: string, out: string): string[] => [
+    'get',
+    name,
+    '--server',
+    `localhost:${server.port}`,
+    '--pki',
+    fx.pki.pki,
+    '--out',
+    out,
+    '--quiet',
+  ];
+
   /** Each command: its arguments for an output folder, the output path, and a small variant. */
   const commands: {
     name: string;
@@ -130,28 +142,9 @@ describe('interrupted commands', () => {
   }[] = [
     {
       name: 'get',
-      args: (out) => [
-        'get',
-        'big.bin',
-        '--server',
-        `localhost:${server.port}`,
-        '--pki',
-        fx.pki.pki,
-        '--out',
-        join(out, 'big.bin'),
-        '--quiet',
-      ],
+      args: (out) => getArgs('big.bin', join(out, 'big.bin')),
       output: (out) => join(out, 'big.bin'),
-      small: (out) => [
-        'get',
-        'small.bin',
-        '--server',
-        `localhost:${server.port}`,
-        '--pki',
-        fx.pki.pki,
-        '--out',
-        join(out, 'big.bin'),
-      ],
+      small: (out) => getArgs('small.bin', join(out, 'big.bin')),
       minBytes: 1 << 20,
     },
     {
