@@ -18,6 +18,7 @@ import {
 } from './config.js';
 import { parseSize } from './size.js';
 import { runInterruptible } from './interrupt.js';
+import { versionReport } from './version.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
 // or the YAML parser at start-up.
@@ -40,7 +41,11 @@ function pkiOptions(cmd: Command): Command {
 export function buildProgram(): Command {
   const program = new Command('securestream')
     .description('Mutually authenticated TLS file streaming')
-    .version('0.1.0')
+    .version(
+      versionReport(),
+      '-V, --version',
+      'print the versions of securestream, Node.js and OpenSSL',
+    )
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

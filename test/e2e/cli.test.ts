@@ -114,7 +114,7 @@ describe('cli', () => {
     assert.match(h.stdout, /Usage: securestream/);
     const v = await runCli(['--version']);
     assert.equal(v.code, 0);
-    assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.match(v.stdout, /^securestream \d+\.\d+\.\d+\nNode\.js \d+\.\d+\.\d+\nOpenSSL \S+\n$/);
   });
 
   // Issue 11: a key the format cannot use is a local failure (exit 1); exit 4 means a server
