@@ -153,7 +153,9 @@ export function buildProgram(): Command {
     const result = await runInterruptible((signal) =>
       runGet({ ...getOptions(name, o), signal }, report),
     );
-    out(resultLine(result));
+    // With `--out -` the bytes are on stdout: the digest line goes to stderr.
+    if (result.path === '-') process.stderr.write(`${resultLine(result)}\n`);
+    else out(resultLine(result));
   });
 
   program

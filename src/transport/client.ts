@@ -1,125 +1,101 @@
 /**
- * The fetching side: dial, verify the server, send `GET`, store the body through a temporary
- * file and keep it only when header, length, trailer digest and a clean close all check out.
+ * The fetching side on the wire: dial, verify the server, send `GET`, and hand back the
+ * response head with a body stream that ends only once the trailer has verified and the server
+ * has closed. What the bytes become (a file, standard output, plaintext) is the caller's
+ * business: nothing here touches the file system. Parsing is ResponseParser's.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { connect, type TLSSocket } from 'node:tls';
-import type { Transform, Writable } from 'node:stream';
-import { AtomicFile } from '../atomic.js';
-import { SecureStreamError } from '../errors.js';
-import {
-  MAX_RESPONSE_LINE,
-  MAX_TRAILER_LINE,
-  encodeRequest,
-  parseResponseHeader,
-  parseTrailer,
-  type Mode,
-  type Trailer,
-  WireError,
-} from '../protocol.js';
+import { SecureStreamError, errnoCode } from '../errors.js';
+import { WireError, encodeRequest, type Mode, type Trailer } from '../protocol.js';
+import { formatHostPort } from './address.js';
 import { explainClientError, rejectedOurCertificate, type DialContext } from './explain.js';
-import { FileSink } from '../filesink.js';
+import { ResponseParser } from './response.js';
 import { clientTlsOptions, type TlsPem } from './tls.js';
 
-export interface FetchOptions {
+/** What to fetch from where, and how long to wait. */
+export interface RequestOptions {
   host: string;
   port: number;
   pem: TlsPem;
+  /** A name that passed `checkName`; sent as is. */
   name: string;
-  outPath: string;
-  /** Where an `sstream-v1` body that is stored undecrypted goes instead (e.g. NAME.sst). */
-  encryptedOutPath?: string;
-  /**
-   * For `sstream-v1` bodies: the stream the body goes through before the file. A verifying
-   * stream passes ciphertext through (`decrypts: false`); a decrypting one emits plaintext.
-   */
-  decoderFor?: (mode: Mode) => { stream: Transform; decrypts: boolean } | undefined;
+  /** TCP connect plus handshake, in ms (default 30 000). */
   connectTimeoutMs?: number;
+  /** No byte from the server for this long, in ms, fails the transfer (default 60 000). */
   idleTimeoutMs?: number;
+  /** Called once the handshake is done, before the request goes out. */
   onSecure?: (info: { protocol: string; cipher: string }) => void;
-  onHeader?: (length: number, mode: Mode) => void;
-  onProgress?: (received: number) => void;
-  /** Aborts the transfer (e.g. on SIGINT): the temporary file is removed, nothing is kept. */
+  /** Aborts the request (e.g. on SIGINT) with the error `interrupted`. */
   signal?: AbortSignal;
 }
 
-export interface FetchResult {
-  path: string;
+/** An `OK` response: its head, and its body as it arrives. */
+export interface Response {
+  /** Body length in bytes, from the header. */
+  length: number;
   mode: Mode;
-  /** Body bytes received (ciphertext in sstream-v1). */
-  bytes: number;
-  /** SHA-256 of the bytes stored at `path`. */
-  sha256: string;
-  trailer: Trailer;
-  decrypted: boolean;
+  /** Negotiated TLS version and suite, as OpenSSL names them. */
   protocol: string;
   cipher: string;
+  body: ResponseBody;
 }
 
-/** Downloads one file; on any failure nothing is left at (or changed at) `outPath`. */
-export async function fetchFile(opts: FetchOptions): Promise<FetchResult> {
-  const file = await AtomicFile.create(opts.outPath, { signal: opts.signal });
-  try {
-    const result = await transfer(opts, file);
-    const path =
-      result.mode === 'sstream-v1' && !result.decrypted && opts.encryptedOutPath
-        ? opts.encryptedOutPath
-        : opts.outPath;
-    await file.commit(path);
-    return { ...result, path };
-  } catch (e) {
-    await file.abort();
-    throw e;
+/**
+ * The body bytes of a response (ciphertext in sstream-v1). It ends only after the trailer's
+ * digest has matched every byte and the server has closed; any failure (truncation, digest
+ * mismatch, extra bytes, reset, timeout, abort) destroys it with a SecureStreamError instead.
+ * Destroying it closes the connection.
+ */
+export class ResponseBody extends Readable {
+  /** The verified trailer; set before the stream ends. */
+  trailer: Trailer | undefined;
+
+  constructor(private readonly resumeSource: () => void) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _read(): void {
+    this.resumeSource();
   }
 }
 
-type State = 'header' | 'body' | 'trailer' | 'done';
-
-function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
-  return new Promise<FetchResult>((resolve, reject) => {
+/**
+ * Sends `GET <name>` and resolves with the response once its header has arrived. Rejects with
+ * a WireError when the server refused (exit class `refused`), and with the handshake or
+ * connection errors of explain.ts otherwise.
+ */
+export function request(opts: RequestOptions): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
     const ctx: DialContext = { host: opts.host, port: opts.port, handshakeDone: false };
+    const where = formatHostPort(opts.host, opts.port);
     const socket: TLSSocket = connect(clientTlsOptions(opts.pem, opts.host, opts.port));
-    const sink = new FileSink(file.handle, opts.outPath);
-    let entry: Writable = sink;
-    let decrypts = false;
-    let state: State = 'header';
-    let line: Buffer[] = [];
-    let lineLen = 0;
-    /** Once the server has sent any byte of its answer, it had accepted our certificate. */
-    const answered = (): boolean => state !== 'header' || lineLen > 0;
-    let length = 0;
-    let received = 0;
-    let mode: Mode = 'plain';
-    let trailer: Trailer | undefined;
-    const bodyHash = createHash('sha256');
-    let storedHash: Hash | undefined; // plaintext hash, only when decrypting
-    let settled = false;
+    const parser = new ResponseParser();
     const session = { protocol: '?', cipher: '?' };
+    let body: ResponseBody | undefined;
+    let settled = false;
 
     const fail = (e: unknown): void => {
       if (settled) return;
       settled = true;
       clearTimeout(connectTimer);
       socket.destroy();
-      entry.destroy();
-      sink.destroy();
-      reject(e instanceof SecureStreamError ? e : explainClientError(e as Error, ctx));
+      const err = e instanceof SecureStreamError ? e : explainClientError(e as Error, ctx);
+      if (body) body.destroy(err);
+      else reject(err);
     };
+    const connectMs = opts.connectTimeoutMs ?? 30_000;
     const connectTimer = setTimeout(() => {
       fail(
         new SecureStreamError(
           'connect-failed',
-          `no TLS session with ${opts.host}:${opts.port} within ${opts.connectTimeoutMs ?? 30_000} ms`,
+          `no TLS session with ${where} within ${connectMs} ms`,
         ),
       );
-    }, opts.connectTimeoutMs ?? 30_000);
-    socket.setTimeout(opts.idleTimeoutMs ?? 60_000, () => {
-      fail(
-        new SecureStreamError(
-          'timeout',
-          `the server sent nothing for ${opts.idleTimeoutMs ?? 60_000} ms`,
-        ),
-      );
+    }, connectMs);
+    const idleMs = opts.idleTimeoutMs ?? 60_000;
+    socket.setTimeout(idleMs, () => {
+      fail(new SecureStreamError('timeout', `the server sent nothing for ${idleMs} ms`));
     });
 
     const onAbort = (): void => {
@@ -148,11 +124,11 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
     socket.on('error', (e: Error) => {
       // Once the server has started answering, it accepted our certificate: a reset now is a
       // broken transfer, not a handshake problem.
-      if (answered()) {
+      if (parser.started) {
         fail(
           new SecureStreamError(
             'truncated',
-            `the connection broke after ${received} of ${length} bytes (${(e as { code?: string }).code ?? e.message})`,
+            `the connection broke after ${parser.received} of ${parser.length} bytes (${errnoCode(e) ?? e.message})`,
             'the server stopped or the network failed; try again',
           ),
         );
@@ -160,146 +136,69 @@ function transfer(opts: FetchOptions, file: AtomicFile): Promise<FetchResult> {
       }
       fail(e);
     });
-    sink.on('error', fail);
-
-    const takeLine = (chunk: Buffer, cap: number, what: string): [Buffer | undefined, Buffer] => {
-      const lf = chunk.indexOf(0x0a);
-      const part = lf < 0 ? chunk : chunk.subarray(0, lf);
-      lineLen += part.length;
-      if (lineLen + (lf < 0 ? 0 : 1) > cap) throw protocol(`${what} longer than ${cap} bytes`);
-      line.push(part);
-      if (lf < 0) return [undefined, Buffer.alloc(0)];
-      const full = Buffer.concat(line);
-      line = [];
-      lineLen = 0;
-      return [full, chunk.subarray(lf + 1)];
-    };
-
-    const onHeader = (raw: Buffer): void => {
-      const h = parseResponseHeader(raw);
-      if (h.kind === 'err') throw refused(opts.name, h.code, h.message);
-      length = h.length;
-      mode = h.mode;
-      if (mode === 'sstream-v1') {
-        const dec = opts.decoderFor?.(mode);
-        if (dec) {
-          entry = dec.stream;
-          decrypts = dec.decrypts;
-          if (decrypts) storedHash = createHash('sha256');
-          dec.stream.on('error', fail);
-          dec.stream.on('data', (b: Buffer) => storedHash?.update(b));
-          dec.stream.pipe(sink);
-          entry.on('drain', () => socket.resume());
-        }
-      }
-      opts.onHeader?.(length, mode);
-      state = length === 0 ? 'trailer' : 'body';
-    };
-
-    const onBody = (chunk: Buffer): Buffer => {
-      const take = Math.min(length - received, chunk.length);
-      const part = take === chunk.length ? chunk : chunk.subarray(0, take);
-      bodyHash.update(part);
-      received += take;
-      if (!entry.write(part)) socket.pause();
-      opts.onProgress?.(received);
-      if (received === length) state = 'trailer';
-      return chunk.subarray(take);
-    };
 
     socket.on('data', (chunk: Buffer) => {
       try {
-        while (chunk.length > 0 && !settled) {
-          if (state === 'header') {
-            const [raw, rest] = takeLine(chunk, MAX_RESPONSE_LINE, 'response header');
-            chunk = rest;
-            if (raw) onHeader(raw);
-          } else if (state === 'body') {
-            chunk = onBody(chunk);
-          } else if (state === 'trailer') {
-            const [raw, rest] = takeLine(chunk, MAX_TRAILER_LINE, 'trailer');
-            chunk = rest;
-            if (raw) {
-              trailer = parseTrailer(raw, mode);
-              state = 'done';
-            }
-          } else {
-            throw protocol('extra bytes after the trailer');
+        for (const ev of parser.push(chunk)) {
+          if (settled) return;
+          switch (ev.type) {
+            case 'head':
+              body = new ResponseBody(() => socket.resume());
+              body.once('close', () => {
+                if (!body?.readableEnded) fail(body?.errored ?? interrupted());
+              });
+              resolve({ length: ev.length, mode: ev.mode, ...session, body });
+              break;
+            case 'refusal':
+              fail(refused(opts.name, ev.code, ev.message));
+              return;
+            case 'body':
+              if (body && !body.push(ev.data)) socket.pause();
+              break;
+            case 'end':
+              if (body) body.trailer = ev.trailer;
+              break;
           }
         }
       } catch (e) {
         fail(e);
       }
     });
-    sink.on('drain', () => {
-      if (entry === sink) socket.resume();
-    });
 
     socket.once('end', () => {
       if (settled) return;
-      if (state !== 'done' || !trailer) {
-        fail(
-          state === 'body' || state === 'trailer'
-            ? new SecureStreamError(
-                'truncated',
-                `the connection closed after ${received} of ${length} bytes${state === 'trailer' ? ' (no trailer)' : ''}`,
-                'the server stopped or the file changed while it was sent; try again',
-              )
-            : answered()
-              ? protocol('the connection closed in the middle of the response header')
-              : rejectedOurCertificate(ctx),
-        );
+      if (!parser.started) {
+        fail(rejectedOurCertificate(ctx));
         return;
       }
-      const t = trailer;
-      const bodySha = bodyHash.digest('hex');
-      if (bodySha !== t.bodySha256) {
-        fail(
-          new SecureStreamError(
-            'digest-mismatch',
-            `the received bytes have SHA-256 ${bodySha}, the server's trailer says ${t.bodySha256}`,
-          ),
-        );
+      try {
+        parser.finish();
+      } catch (e) {
+        fail(e);
         return;
       }
-      sink.once('finish', () => {
-        if (settled) return;
-        const stored = storedHash ? storedHash.digest('hex') : bodySha;
-        if (decrypts && stored !== t.plaintextSha256) {
-          fail(
-            new SecureStreamError(
-              'digest-mismatch',
-              `the decrypted file has SHA-256 ${stored}, the server's trailer says ${t.plaintextSha256 ?? '(none)'}`,
-            ),
-          );
-          return;
-        }
-        settled = true;
-        resolve({
-          path: opts.outPath,
-          mode,
-          bytes: received,
-          sha256: stored,
-          trailer: t,
-          decrypted: decrypts,
-          ...session,
-        });
-        socket.destroy();
-      });
-      entry.end();
+      settled = true;
+      clearTimeout(connectTimer);
+      body?.push(null);
     });
     socket.once('close', () => {
-      if (!settled && state !== 'done')
+      if (!settled) {
         fail(
           new SecureStreamError(
             'truncated',
-            `the connection closed after ${received} of ${length} bytes`,
+            `the connection closed after ${parser.received} of ${parser.length} bytes`,
           ),
         );
+      }
     });
   });
 }
 
+function interrupted(): SecureStreamError {
+  return new SecureStreamError('interrupted', 'the response body was abandoned');
+}
+
+/** The refusal as the user sees it: the name asked for, the code as sent, a hint if known. */
 function refused(name: string, code: string, message: string): WireError {
   const hints: Record<string, string> = {
     'not-found': "check the name; it is relative to the server's root",
@@ -315,8 +214,4 @@ function refused(name: string, code: string, message: string): WireError {
     hints[code],
     'received',
   );
-}
-
-function protocol(message: string): SecureStreamError {
-  return new SecureStreamError('protocol', message);
 }

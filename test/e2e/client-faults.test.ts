@@ -6,12 +6,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { startFakeServer, type FakeScript } from '../helpers/fakeserver.js';
+import { startFakeServer } from '../helpers/fakeserver.js';
+import { BODY, CUT, FAULTS, OK, OTHER_SHA, SHA, TRAILER } from '../helpers/faults.js';
 import { isRoot, mountTmpfs, umount } from '../helpers/tmpfs.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { CLI, runCli, startServer, tempDir, type RunResult } from '../helpers/proc.js';
@@ -21,13 +22,6 @@ const EXIT_TLS = 3;
 const EXIT_REFUSED = 4;
 const EXIT_INTEGRITY = 5;
 const MiB = 1024 * 1024;
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const BODY = randomBytes(100_000);
-const SHA = sha256(BODY);
-const OTHER_SHA = sha256(Buffer.from('not the body'));
-const OK = `OK ${BODY.length} plain\n`;
-const TRAILER = `SHA256 ${SHA}\n`;
 
 let work: { path: string; remove: () => Promise<void> };
 let pki: TestPki;
@@ -107,115 +101,7 @@ void describe('client-rejects-bad-responses (fake server)', { concurrency: 3 }, 
     }
   });
 
-  const cut = { header: OK, body: BODY, closeAfterBodyBytes: 40_000 };
-  const cases: { name: string; script: FakeScript; words: RegExp }[] = [
-    {
-      name: 'server-closes-mid-body',
-      script: cut,
-      words: /connection closed after 40000 of 100000 bytes/,
-    },
-    {
-      name: 'server-drops-tcp-mid-body-without-close-notify',
-      script: { ...cut, end: 'fin' },
-      words: /connection closed after 40000 of 100000 bytes/,
-    },
-    {
-      name: 'server-closes-in-the-middle-of-the-header',
-      script: { header: 'OK 1000', closeAfterBodyBytes: 0 },
-      words: /connection closed in the middle of the response header/,
-    },
-    {
-      name: 'trailer-missing',
-      script: { header: OK, body: BODY },
-      words: /connection closed after 100000 of 100000 bytes \(no trailer\)/,
-    },
-    {
-      name: 'trailer-without-newline',
-      script: { header: OK, body: BODY, trailer: `SHA256 ${SHA}` },
-      words: /\(no trailer\)/,
-    },
-    {
-      name: 'trailer-wrong-digest',
-      script: { header: OK, body: BODY, trailer: `SHA256 ${OTHER_SHA}\n` },
-      words: new RegExp(
-        `received bytes have SHA-256 ${SHA}, the server's trailer says ${OTHER_SHA}`,
-      ),
-    },
-    {
-      name: 'trailer-malformed',
-      script: { header: OK, body: BODY, trailer: 'SHA256 not-a-digest\n' },
-      words: /malformed trailer "SHA256 not-a-digest"/,
-    },
-    {
-      name: 'trailer-upper-case-hex',
-      script: { header: OK, body: BODY, trailer: `SHA256 ${SHA.toUpperCase()}\n` },
-      words: /malformed trailer/,
-    },
-    {
-      name: 'trailer-two-digests-in-plain-mode',
-      script: { header: OK, body: BODY, trailer: `SHA256 ${SHA} ${SHA}\n` },
-      words: /trailer has two digests in plain mode/,
-    },
-    {
-      name: 'trailer-longer-than-its-cap',
-      script: { header: OK, body: BODY, trailer: `SHA256 ${'a'.repeat(300)}` },
-      words: /trailer longer than 256 bytes/,
-    },
-    {
-      name: 'extra-bytes-after-trailer',
-      script: { header: OK, body: BODY, trailer: TRAILER, extra: Buffer.from('X') },
-      words: /extra bytes after the trailer/,
-    },
-    {
-      name: 'second-trailer-after-trailer',
-      script: { header: OK, body: BODY, trailer: TRAILER, extra: Buffer.from(TRAILER) },
-      words: /extra bytes after the trailer/,
-    },
-    {
-      name: 'header-garbage',
-      script: { header: 'HTTP/1.1 200 OK\r\n', body: BODY, trailer: TRAILER },
-      words: /malformed response header "HTTP\/1\.1 200 OK"/,
-    },
-    {
-      name: 'header-binary-garbage',
-      script: { header: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x0a]), body: BODY },
-      words: /malformed response header/,
-    },
-    {
-      name: 'header-non-canonical-length',
-      script: { header: `OK 0${BODY.length} plain\n`, body: BODY, trailer: TRAILER },
-      words: /malformed response header "OK 0100000 plain"/,
-    },
-    {
-      name: 'header-negative-length',
-      script: { header: 'OK -1 plain\n', body: BODY, trailer: TRAILER },
-      words: /malformed response header "OK -1 plain"/,
-    },
-    {
-      name: 'header-unknown-mode',
-      script: { header: `OK ${BODY.length} gzip\n`, body: BODY, trailer: TRAILER },
-      words: /unknown mode "gzip"/,
-    },
-    {
-      name: 'header-without-newline-past-its-cap',
-      script: { header: 'O'.repeat(5000) },
-      words: /response header longer than 4096 bytes/,
-    },
-    {
-      name: 'length-header-larger-than-what-is-sent',
-      script: { header: 'OK 150000 plain\n', body: BODY, trailer: TRAILER },
-      // the trailer's 72 bytes are taken as body: still short of 150000
-      words: /connection closed after 100072 of 150000 bytes/,
-    },
-    {
-      name: 'length-header-smaller-than-what-is-sent',
-      script: { header: 'OK 99999 plain\n', body: BODY, trailer: TRAILER },
-      // the last body byte is read as the start of a trailer line
-      words: /malformed trailer/,
-    },
-  ];
-
-  for (const c of cases) {
+  for (const c of FAULTS) {
     void test(`client-fails-clean: ${c.name}`, async () => {
       const fake = await startFakeServer(pki, c.script);
       try {
@@ -252,7 +138,7 @@ void describe('client-rejects-bad-responses (fake server)', { concurrency: 3 }, 
     const old = randomBytes(5000);
     for (const script of [
       { header: OK, body: BODY, trailer: `SHA256 ${OTHER_SHA}\n` },
-      { ...cut, end: 'reset' as const },
+      { ...CUT, end: 'reset' as const },
       { header: OK, body: BODY },
       { header: 'garbage\n', body: BODY },
     ]) {
@@ -292,7 +178,7 @@ void describe('client-rejects-bad-responses (fake server)', { concurrency: 3 }, 
   // A TCP reset after OK and 40000 body bytes is a truncated transfer (exit 5), never a
   // refused certificate: the server answered, so it had accepted us.
   void test('server-resets-mid-body-is-reported-as-truncated', async () => {
-    const fake = await startFakeServer(pki, { ...cut, end: 'reset' });
+    const fake = await startFakeServer(pki, { ...CUT, end: 'reset' });
     try {
       const dir = await outDir();
       const r = await get(fake.port, join(dir, 'file.bin'));

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
+import { scriptBytes } from './faults.js';
 import type { TestPki } from './pki.js';
 
 /** How the fake server ends a connection. */
@@ -104,23 +105,15 @@ export async function startFakeServer(pki: TestPki, script: ScriptFor): Promise<
 }
 
 async function play(tls: TLSSocket, raw: Socket | undefined, s: FakeScript): Promise<void> {
-  const parts: Buffer[] = [Buffer.from(s.header)];
-  const body = s.body ?? Buffer.alloc(0);
-  if (s.closeAfterBodyBytes !== undefined) {
-    parts.push(body.subarray(0, s.closeAfterBodyBytes));
-  } else {
-    parts.push(body);
-    if (s.trailer !== undefined) parts.push(Buffer.from(s.trailer));
-    if (s.extra) parts.push(s.extra);
-  }
+  const bytes = scriptBytes(s);
   const end = s.end ?? 'close-notify';
   if (end === 'close-notify') {
-    tls.end(Buffer.concat(parts));
+    tls.end(bytes);
     return;
   }
   // Let every record reach the kernel first, then end below TLS, so close_notify never goes out.
   await new Promise<void>((resolve) => {
-    tls.write(Buffer.concat(parts), () => {
+    tls.write(bytes, () => {
       resolve();
     });
   });

@@ -14,6 +14,8 @@ export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout as bytes, for binary output. */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -45,6 +47,7 @@ export function run(
         code,
         signal,
         stdout: Buffer.concat(out).toString(),
+        stdoutBytes: Buffer.concat(out),
         stderr: Buffer.concat(err).toString(),
       });
     });
