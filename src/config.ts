@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
+import { WireError, checkName } from './protocol.js';
 import { pkiPaths, type Role } from './pki/load.js';
 import { DEFAULT_LIMITS } from './transport/limits.js';
 import { parseHostPort, type TlsMax } from './transport/tls.js';
@@ -183,7 +184,7 @@ export interface GetFlags extends PkiFlags {
 export function getOptions(name: string, f: GetFlags): GetOptions {
   const { host, port } = parseHostPort(f.server, DEFAULT_PORT);
   return {
-    name,
+    name: parseRemoteName(name),
     host,
     port,
     out: f.out,
@@ -191,6 +192,23 @@ export function getOptions(name: string, f: GetFlags): GetOptions {
     verbose: f.verbose === true,
     decrypt: f.decrypt === true,
   };
+}
+
+/**
+ * NAME of `get`, checked by the server's own rules (PROTOCOL-v1 §2.1) before anything is dialled:
+ * a name the server would refuse is a usage error here, quoted on one line.
+ */
+export function parseRemoteName(name: string): string {
+  try {
+    checkName(name);
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    throw new UsageError(
+      `invalid name ${JSON.stringify(name)}: ${e.message}`,
+      "names are relative to the server's root: folders separated by /, no control characters, no . or .. segments",
+    );
+  }
+  return name;
 }
 
 /** `pki init` flags as the CLI parser hands them over. */

@@ -4,6 +4,7 @@
  */
 import type { PeerCertificate } from 'node:tls';
 import { SecureStreamError, type ErrorCode } from '../errors.js';
+import { formatHostPort } from './address.js';
 import { formatName } from './peer.js';
 
 /** Alert names as Node spells them in `ERR_SSL_…_ALERT_…` codes, and what they mean for us. */
@@ -72,7 +73,7 @@ export interface DialContext {
 /** Client side: a handshake or connect failure as a SecureStreamError with a hint. */
 export function explainClientError(err: Error, ctx: DialContext): SecureStreamError {
   const code = (err as { code?: string }).code ?? '';
-  const where = `${ctx.host}:${ctx.port}`;
+  const where = formatHostPort(ctx.host, ctx.port);
   const mk = (c: ErrorCode, m: string, h?: string): SecureStreamError =>
     new SecureStreamError(c, m, h, { cause: err });
   switch (code) {
@@ -162,7 +163,7 @@ export function explainClientError(err: Error, ctx: DialContext): SecureStreamEr
 export function rejectedOurCertificate(ctx: DialContext): SecureStreamError {
   return new SecureStreamError(
     'tls-client-rejected',
-    `the server at ${ctx.host}:${ctx.port} closed the connection after receiving our certificate: it did not accept it`,
+    `the server at ${formatHostPort(ctx.host, ctx.port)} closed the connection after receiving our certificate: it did not accept it`,
     "check --cert/--key: issued by the server's CA, unexpired, not revoked, with clientAuth; the server's log names the reason",
   );
 }

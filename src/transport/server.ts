@@ -11,6 +11,7 @@ import { encodeErr } from '../protocol.js';
 import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
 import { explainServerTlsError } from './explain.js';
 import { peerIdentity } from './peer.js';
+import { formatHostPort } from './address.js';
 import { DigestCache } from './digestcache.js';
 import { serveSession, type Authorizer, type BodyEncoder, type Outcome } from './session.js';
 import type { ServerLimits } from './limits.js';
@@ -252,7 +253,7 @@ function errCode(e: Error): string {
 
 function listenError(e: unknown, host: string | undefined, port: number): SecureStreamError {
   const code = (e as { code?: string }).code;
-  const where = `${host ?? '*'}:${port}`;
+  const where = host === undefined ? `*:${port}` : formatHostPort(host, port);
   if (code === 'EADDRINUSE') {
     return new SecureStreamError(
       'listen-failed',

@@ -147,11 +147,18 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   else if (isIP(text) === 6) host = text;
   else [host, port] = text.split(/:(?=\d*$)/);
   const p = port === undefined ? defaultPort : Number(port);
-  if (!host || !Number.isInteger(p) || p < 1 || p > 65535) {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw new UsageError(
+      `invalid server address "${text}": expected HOST:PORT, without a scheme`,
+      'use HOST:PORT, e.g. localhost:8443 or [::1]:8443',
+    );
+  }
+  const validHost = host !== undefined && (isIP(host) !== 0 || /^[A-Za-z0-9.-]{1,253}$/.test(host));
+  if (!validHost || !Number.isInteger(p) || p < 1 || p > 65535) {
     throw new UsageError(
       `invalid server address "${text}"`,
       'use HOST:PORT, e.g. localhost:8443 or [::1]:8443',
     );
   }
-  return { host, port: p };
+  return { host: host as string, port: p };
 }
