@@ -15,7 +15,6 @@ import picomatch from 'picomatch';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { SecureStreamError, errnoCode } from './errors.js';
 import type { PeerIdentity } from './transport/peer.js';
-import type { Authorizer } from './transport/session.js';
 
 /** Rules files larger than this are refused: a hand-written policy is far smaller. */
 export const MAX_ACCESS_FILE_BYTES = 1024 * 1024;
@@ -26,6 +25,9 @@ export const MAX_GLOB_BYTES = 1024;
 export const IDENTITY_KEYS = ['cn', 'dns', 'email', 'uri', 'fingerprint'] as const;
 type IdentityKey = (typeof IDENTITY_KEYS)[number];
 const RULE_KEYS = new Set<string>([...IDENTITY_KEYS, 'anyone', 'allow', 'deny']);
+
+/** Decides whether an identity may read a name; `rule` names what decided, for the log. */
+export type Authorizer = (peer: PeerIdentity, name: string) => { allowed: boolean; rule: string };
 
 /** The authorizer used without `--access`: the CA decides, every path is readable. */
 export const ALLOW_ALL: Authorizer = () => ({

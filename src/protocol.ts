@@ -63,12 +63,12 @@ export function findLineEnd(buf: Buffer): number {
 
 /**
  * Parses one complete request line (the bytes before LF, the LF excluded). Returns the
- * requested name, syntactically checked; confinement to the root is the server's job.
+ * requested name, syntactically checked; confinement to the root is the server's job. The
+ * line's length is the caller's to cap (`MAX_REQUEST_LINE`, enforced by RequestReader).
+ * Throws WireError `bad-request` or `forbidden` (see {@link checkName}).
  */
 export function parseRequestLine(line: Buffer): string {
-  const body = line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, -1) : line;
-  if (body.length + 1 > MAX_REQUEST_LINE)
-    throw new WireError('bad-request', 'request line too long');
+  const body = stripCr(line);
   if (body.length < 4 || body.toString('latin1', 0, 4) !== 'GET ') {
     throw new WireError('bad-request', 'expected "GET <name>"');
   }

@@ -7,13 +7,14 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Socket, AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { SecureStreamError } from '../errors.js';
-import { encodeErr } from '../protocol.js';
 import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
 import { explainServerTlsError } from './explain.js';
 import { peerIdentity } from './peer.js';
-import { formatHostPort } from './address.js';
+import { formatHostPort, unmapIPv4 } from './address.js';
 import { DigestCache } from './digestcache.js';
-import { serveSession, type Authorizer, type BodyEncoder, type Outcome } from './session.js';
+import type { Authorizer } from '../access.js';
+import type { BodyEncoder } from './body.js';
+import { Session } from './session.js';
 import type { ServerLimits } from './limits.js';
 
 export interface ServerOptions {
@@ -25,6 +26,8 @@ export interface ServerOptions {
   limits: ServerLimits;
   authorize: Authorizer;
   encoderFor: (socket: TLSSocket) => BodyEncoder | undefined;
+  /** Put before connection numbers in the log (`2-17`), so ids stay unique across workers. */
+  connectionIdPrefix?: string | undefined;
 }
 
 export class FileServer {
@@ -34,6 +37,10 @@ export class FileServer {
   /** Absolute handshake deadlines by "address:port", cleared once the handshake is done. */
   private readonly handshakeDeadlines = new Map<string, NodeJS.Timeout>();
   private nextId = 1;
+  /** Sessions whose connection is open. */
+  private readonly sessions = new Set<Session>();
+  /** Log lines of connections, written once each connection has closed. */
+  private readonly logged = new Set<Promise<void>>();
   private readonly digests = new DigestCache();
   private opts: ServerOptions;
 
@@ -96,7 +103,11 @@ export class FileServer {
     return this.sockets.size;
   }
 
-  /** Stops accepting; waits up to `graceMs` for connections in flight, then closes the rest. */
+  /**
+   * Stops accepting; waits up to `graceMs` for connections in flight, then cuts the rest.
+   * Resolves once every connection has closed and its log line is written; `forced` counts
+   * the connections cut.
+   */
   async shutdown(graceMs: number): Promise<{ forced: number }> {
     const closed = new Promise<void>((resolve) =>
       this.server.close(() => {
@@ -105,17 +116,25 @@ export class FileServer {
     );
     let forced = 0;
     const timer = setTimeout(() => {
-      forced = this.sockets.size;
-      for (const s of this.sockets) s.destroy();
+      forced = this.cut(`the grace period of ${graceMs} ms ended`);
     }, graceMs);
     await closed;
     clearTimeout(timer);
+    await Promise.all(this.logged);
     return { forced };
   }
 
-  /** Destroys every connection now (second signal). */
-  destroyAll(): void {
+  /** Cuts every connection now (a second signal); returns how many were cut. */
+  destroyAll(): number {
+    return this.cut('a second signal closed every connection');
+  }
+
+  /** Cuts every connection, each session logged as cut by shutdown; returns how many. */
+  private cut(reason: string): number {
+    const n = this.sockets.size;
+    for (const session of this.sessions) session.abort('shutdown', reason);
     for (const s of this.sockets) s.destroy();
+    return n;
   }
 
   private admitTcp(s: Socket): void {
@@ -154,7 +173,7 @@ export class FileServer {
     // Just over a cap the handshake completes and the client is told `ERR busy` instead.
     if (this.sockets.size > 2 * limits.maxConnections || n > 2 * limits.maxConnectionsPerAddress) {
       this.log.warn(
-        { peer: `${addr}:${s.remotePort}`, outcome: 'busy' },
+        { peer: peerAddr(s), outcome: 'busy' },
         'connection dropped: over the hard cap',
       );
       s.destroy();
@@ -167,24 +186,26 @@ export class FileServer {
     const key = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
     clearTimeout(this.handshakeDeadlines.get(key));
     this.handshakeDeadlines.delete(key);
-    const id = this.nextId++;
+    const id = `${this.opts.connectionIdPrefix ?? ''}${this.nextId++}`;
     const started = process.hrtime.bigint();
     const peer = peerIdentity(s);
     const addr = s.remoteAddress ?? '?';
-    const out: Outcome = { outcome: '', bytes: 0 };
-    const { limits } = this.opts;
+    const opts = this.opts;
+    const { limits } = opts;
     // Read now: after close, node no longer reports the session's protocol and suite.
     const protocol = s.getProtocol();
     const cipher = s.getCipher().name;
-    s.setTimeout(limits.idleTimeoutMs, () => {
-      out.outcome ||= 'timeout';
-      out.reason ??= `no progress for ${limits.idleTimeoutMs} ms`;
-      s.destroy();
+    const session = new Session(s, peer, {
+      rootReal: opts.rootReal,
+      authorize: opts.authorize,
+      encoderFor: opts.encoderFor,
+      requestTimeoutMs: limits.requestTimeoutMs,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      digests: this.digests,
     });
-    s.on('error', (e: Error) => {
-      out.reason ??= e.message;
-    });
-    s.once('close', () => {
+    this.sessions.add(session);
+    const logged = session.done.then((out) => {
+      this.sessions.delete(session);
       this.log.info(
         {
           conn: id,
@@ -194,9 +215,10 @@ export class FileServer {
           protocol,
           cipher,
           request: out.request,
-          outcome: out.outcome || 'client-gone',
+          outcome: out.outcome,
           rule: out.rule,
           reason: out.reason,
+          error: out.error,
           bytes: out.bytes,
           durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
           sha256: out.sha256,
@@ -205,36 +227,16 @@ export class FileServer {
         'connection',
       );
     });
-    const overCap =
+    this.logged.add(logged);
+    void logged.then(() => this.logged.delete(logged));
+    if (!peer) {
+      session.refuse('internal', 'internal error', 'no peer certificate');
+    } else if (
       this.sockets.size > limits.maxConnections ||
-      (this.perAddress.get(addr) ?? 0) > limits.maxConnectionsPerAddress;
-    if (!peer || overCap) {
-      out.outcome = peer ? 'busy' : 'internal';
-      out.reason = peer ? 'over the connection limit' : 'no peer certificate';
-      // Discard whatever the client sends: unread data would hold back 'end', and with it the
-      // close, until the idle timeout.
-      s.resume();
-      s.end(
-        encodeErr(
-          peer ? 'busy' : 'internal',
-          peer ? 'server busy, try again later' : 'internal error',
-        ),
-      );
-      return;
+      (this.perAddress.get(addr) ?? 0) > limits.maxConnectionsPerAddress
+    ) {
+      session.refuse('busy', 'server busy, try again later', 'over the connection limit');
     }
-    const opts = this.opts;
-    void serveSession(
-      s,
-      peer,
-      {
-        rootReal: opts.rootReal,
-        authorize: opts.authorize,
-        encoderFor: opts.encoderFor,
-        requestTimeoutMs: limits.requestTimeoutMs,
-        digests: this.digests,
-      },
-      out,
-    );
   }
 }
 
@@ -242,9 +244,9 @@ function peerAddr(s: Socket): string {
   // A TLS socket destroyed during the handshake has lost its handle; the TCP socket beneath
   // it (node's `_parent`, not public API) still knows the address.
   const raw = (s as Socket & { _parent?: Socket | null })._parent ?? s;
-  const a = s.remoteAddress ?? raw.remoteAddress ?? '?';
+  const a = s.remoteAddress ?? raw.remoteAddress;
   const port = s.remotePort ?? raw.remotePort ?? '?';
-  return `${a.includes(':') ? `[${a}]` : a}:${port}`;
+  return a === undefined ? `?:${port}` : formatHostPort(unmapIPv4(a), port);
 }
 
 function errCode(e: Error): string {

@@ -17,7 +17,7 @@ import {
   type Recipient,
 } from '../format/index.js';
 import { WireError } from '../protocol.js';
-import type { BodyEncoder } from './session.js';
+import type { BodyEncoder } from './body.js';
 
 /**
  * The encoder for an authorized socket. A client key the format cannot use (Ed25519,
