@@ -129,7 +129,11 @@ export function buildProgram(): Command {
     if (cluster.isClusterWorker()) {
       const say = cluster.announceToPrimary;
       const wlog = log.child({ worker: cluster.workerId() });
-      await serveUntilSignalled(() => startServe(opts, wlog, say), wlog, cluster.workerControls);
+      await serveUntilSignalled(
+        () => startServe(opts, wlog, say, `${cluster.workerId()}-`),
+        wlog,
+        cluster.workerControls,
+      );
     } else {
       await checkServe(opts); // one clear error here rather than one per worker
       await cluster.runPrimary(opts.workers, log, out);

@@ -104,11 +104,15 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts the server; `say` prints the one "listening" line for people and scripts. */
+/**
+ * Starts the server; `say` prints the one "listening" line for people and scripts.
+ * `connectionIdPrefix` keeps connection ids unique across worker processes.
+ */
 export async function startServe(
   opts: ServeOptions,
   log: Logger,
   say: (line: string) => void,
+  connectionIdPrefix = '',
 ): Promise<RunningServer> {
   let loaded = await loadAll(opts);
   const wire = (l: Loaded) => ({
@@ -119,7 +123,7 @@ export async function startServe(
     encoderFor: opts.encrypt ? sstreamEncoderFor : () => undefined,
   });
   const server = new FileServer(
-    { ...wire(loaded), host: opts.host, port: opts.port, limits: opts.limits },
+    { ...wire(loaded), host: opts.host, port: opts.port, limits: opts.limits, connectionIdPrefix },
     log,
   );
   const addr = await server.listen();
@@ -227,8 +231,8 @@ export async function serveUntilSignalled(
   };
   const onStop = (signal: string): void => {
     if (state.stopping !== undefined) {
-      log.warn({ signal }, 'second signal: closing every connection now');
-      state.running?.server.destroyAll();
+      const cut = state.running?.server.destroyAll() ?? 0;
+      log.warn({ signal, cut }, 'second signal: closing every connection now');
       return;
     }
     state.stopping = signal;

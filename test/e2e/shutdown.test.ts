@@ -100,6 +100,13 @@ describe('shutdown', () => {
     assert.equal(stopped['forced'], 1);
     const t = await held.finish();
     assert.equal(t.complete, false, 'the client must not see a complete transfer');
+    // Issue 10: the cut transfer is logged as cut by the shutdown, before "stopped".
+    const lines = server.logLines();
+    const conn = lines.findIndex((x) => x['msg'] === 'connection');
+    assert.ok(conn >= 0 && conn < lines.findIndex((x) => x['msg'] === 'stopped'), 'order');
+    const line = lines[conn] ?? {};
+    assert.equal(line['outcome'], 'shutdown');
+    assert.equal(line['reason'], 'the grace period of 1000 ms ended');
   });
 
   it('a second signal closes every connection at once', async () => {
@@ -114,8 +121,19 @@ describe('shutdown', () => {
     const ms = Date.now() - t0;
     assert.equal(code, 0);
     assert.ok(ms < 3000, `exited ${ms} ms after the second signal`);
-    await server.waitForLog((x) => x['msg'] === 'second signal: closing every connection now');
+    const second = await server.waitForLog(
+      (x) => x['msg'] === 'second signal: closing every connection now',
+    );
     assert.equal((await held.finish()).complete, false);
+    // Issue 10: how many were cut, each logged as cut by the shutdown, all before "stopped".
+    assert.equal(second['cut'], 1);
+    const lines = server.logLines();
+    const conn = lines.findIndex((x) => x['msg'] === 'connection');
+    assert.ok(conn >= 0 && conn < lines.findIndex((x) => x['msg'] === 'stopped'), 'order');
+    const line = lines[conn] ?? {};
+    assert.equal(line['outcome'], 'shutdown');
+    assert.equal(line['reason'], 'a second signal closed every connection');
+    assert.equal(line['request'], 'big.bin');
   });
 
   it('a signal right after the listening line is handled, not fatal', async () => {

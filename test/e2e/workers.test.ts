@@ -48,6 +48,10 @@ describe('serve --workers', () => {
         .logLines()
         .filter((l) => l['msg'] === 'connection' && l['outcome'] === 'ok');
       assert.equal(new Set(served.map((l) => l['worker'])).size, 2, 'both workers served');
+      // Issue 10: connection ids are unique across the workers: the worker's id comes first.
+      for (const l of served)
+        assert.match(String(l['conn']), new RegExp(`^${String(l['worker'])}-\\d+$`));
+      assert.equal(new Set(served.map((l) => l['conn'])).size, served.length, 'ids unique');
 
       process.kill(server.pid, 'SIGHUP');
       await server.waitForLog(
