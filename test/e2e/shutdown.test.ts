@@ -39,6 +39,16 @@ function exited(server: ServerProcess): Promise<{ code: number | null; ms: numbe
   });
 }
 
+/** The one connection line of a stopped server: cut by the shutdown, logged before "stopped". */
+function cutLine(server: ServerProcess): Record<string, unknown> {
+  const lines = server.logLines();
+  const conn = lines.findIndex((x) => x['msg'] === 'connection');
+  assert.ok(conn >= 0 && conn < lines.findIndex((x) => x['msg'] === 'stopped'), 'order');
+  const line = lines[conn] ?? {};
+  assert.equal(line['outcome'], 'shutdown');
+  return line;
+}
+
 describe('shutdown', () => {
   let dir: Fixture;
   let pki: TestPki;
@@ -101,12 +111,7 @@ describe('shutdown', () => {
     const t = await held.finish();
     assert.equal(t.complete, false, 'the client must not see a complete transfer');
     // Issue 10: the cut transfer is logged as cut by the shutdown, before "stopped".
-    const lines = server.logLines();
-    const conn = lines.findIndex((x) => x['msg'] === 'connection');
-    assert.ok(conn >= 0 && conn < lines.findIndex((x) => x['msg'] === 'stopped'), 'order');
-    const line = lines[conn] ?? {};
-    assert.equal(line['outcome'], 'shutdown');
-    assert.equal(line['reason'], 'the grace period of 1000 ms ended');
+    assert.equal(cutLine(server)['reason'], 'the grace period of 1000 ms ended');
   });
 
   it('a second signal closes every connection at once', async () => {
@@ -127,11 +132,7 @@ describe('shutdown', () => {
     assert.equal((await held.finish()).complete, false);
     // Issue 10: how many were cut, each logged as cut by the shutdown, all before "stopped".
     assert.equal(second['cut'], 1);
-    const lines = server.logLines();
-    const conn = lines.findIndex((x) => x['msg'] === 'connection');
-    assert.ok(conn >= 0 && conn < lines.findIndex((x) => x['msg'] === 'stopped'), 'order');
-    const line = lines[conn] ?? {};
-    assert.equal(line['outcome'], 'shutdown');
+    const line = cutLine(server);
     assert.equal(line['reason'], 'a second signal closed every connection');
     assert.equal(line['request'], 'big.bin');
   });
