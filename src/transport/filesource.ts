@@ -10,10 +10,11 @@ export const READ_CHUNK = 256 * 1024;
 
 /**
  * Yields exactly `at.size` bytes of an open file in READ_CHUNK pieces, with the next read
- * already in flight while the caller sends the current one. If the file turns out shorter, or
- * its size, mtime or ctime differ at the end from `at` (it changed while being sent), it
- * throws `file-changed`: PROTOCOL-v1 wants the connection aborted without a trailer rather
- * than a mixed copy delivered.
+ * already in flight while the caller sends the current one. If the file turns out shorter or
+ * longer (a read past `at.size` returns a byte), or its size, mtime or ctime differ at the end
+ * from `at` (it changed while being sent), it throws `file-changed` after the last piece:
+ * PROTOCOL-v1 wants the connection aborted without a trailer rather than a copy delivered that
+ * differs from the file (docs/PROTOCOL.md §2.2).
  *
  * Two buffers alternate for the whole file instead of a fresh one per read (no garbage, flat
  * memory). The caller must be completely done with a yielded buffer before it asks for the
@@ -52,6 +53,16 @@ export async function* readExactly(
     pending = pos < size ? start(pos) : undefined;
     yield buf;
   }
+  // The announced length must be the whole file. A byte past it means the size lied: a
+  // pseudo-file (/proc, /sys) whose stat size is 0 or a page, or a file that grew. The caller
+  // has finished with the last buffer yielded, so a pool buffer holds the probe.
+  const probe = (pool[turn % 2] as Buffer).subarray(0, 1);
+  if ((await handle.read(probe, 0, 1, size)).bytesRead > 0) {
+    throw new SecureStreamError(
+      'file-changed',
+      `the file has more bytes than its size of ${size} said (a pseudo-file, or it grew while being sent)`,
+    );
+  }
   const now = await handle.stat();
   if (now.size !== size || now.mtimeMs !== at.mtimeMs || now.ctimeMs !== at.ctimeMs) {
     throw changed();
@@ -59,5 +70,5 @@ export async function* readExactly(
 }
 
 function changed(): SecureStreamError {
-  return new SecureStreamError('file-changed', 'the file changed size while it was being sent');
+  return new SecureStreamError('file-changed', 'the file changed while it was being sent');
 }
