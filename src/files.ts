@@ -29,8 +29,35 @@ function inside(rootReal: string, p: string): boolean {
  * Opens `name` (already syntax-checked by protocol.checkName) under `rootReal`. The file is
  * opened without following a final symlink and without blocking on FIFOs, and its type is
  * checked on the open descriptor, so what is sent is what was checked.
+ *
+ * Names match byte for byte. Only when nothing inside the root has the name's bytes is the
+ * name tried in the other Unicode normalization forms (NFC, NFD), so that a name typed on one
+ * system finds a file named on another (macOS writes NFD); `path` then says which file was
+ * reached, and the caller applies its access rules to that name too.
  */
 export async function openInRoot(rootReal: string, name: string): Promise<OpenedFile> {
+  try {
+    return await openExact(rootReal, name);
+  } catch (e) {
+    if (!(e instanceof WireError && e.wireCode === 'not-found')) throw e;
+    for (const form of otherForms(name)) {
+      try {
+        return await openExact(rootReal, form);
+      } catch (other) {
+        if (!(other instanceof WireError && other.wireCode === 'not-found')) throw other;
+      }
+    }
+    throw e;
+  }
+}
+
+/** The NFC and NFD spellings of `name` that differ from it (none for plain ASCII). */
+export function otherForms(name: string): string[] {
+  const forms = [name.normalize('NFC'), name.normalize('NFD')].filter((f) => f !== name);
+  return [...new Set(forms)];
+}
+
+async function openExact(rootReal: string, name: string): Promise<OpenedFile> {
   const candidate = join(rootReal, name);
   let resolved: string;
   try {

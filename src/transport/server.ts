@@ -215,6 +215,7 @@ export class FileServer {
           protocol,
           cipher,
           request: out.request,
+          served: out.served,
           outcome: out.outcome,
           rule: out.rule,
           reason: out.reason,

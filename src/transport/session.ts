@@ -64,6 +64,8 @@ export interface Outcome {
   error?: string | undefined;
   /** The name asked for. */
   request?: string | undefined;
+  /** The file sent, relative to the root, when not `request` (a symlink, the other NFC/NFD form). */
+  served?: string | undefined;
   /** The access rule that decided. */
   rule?: string | undefined;
   /** Body bytes handed to the socket. */
@@ -87,6 +89,7 @@ export class Session {
   private readonly reader = new RequestReader();
   private readonly progress: SendProgress = { headerSent: false, bytes: 0 };
   private request: string | undefined;
+  private served: string | undefined;
   private rule: string | undefined;
   private sent: SentDigests | undefined;
   private reading = true;
@@ -155,6 +158,7 @@ export class Session {
     return {
       ...first,
       request: this.request,
+      served: this.served,
       rule: this.rule,
       bytes: this.progress.bytes,
       ...(first.outcome === 'ok' ? this.sent : {}),
@@ -228,6 +232,7 @@ export class Session {
       // name asked for and the file reached must be allowed (docs/SECURITY.md, access rules).
       const reached = relative(ctx.rootReal, opened.path).split(sep).join('/');
       if (reached !== name) {
+        this.served = reached;
         const second = ctx.authorize(peer, reached);
         if (!second.allowed) {
           this.rule = `${second.rule} via "${reached}"`;
