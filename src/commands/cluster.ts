@@ -7,10 +7,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import { SecureStreamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { processSignals, type Controls } from './serve.js';
+import { listeningSummary, type ListeningFields } from '../logformat.js';
+import { processSignals, type Announce, type Controls } from './serve.js';
 
 type Message =
-  | { securestream: 'listening'; line: string }
+  | { securestream: 'listening'; fields: ListeningFields & Record<string, unknown> }
   | { securestream: 'stop'; reason: string }
   | { securestream: 'reload' };
 
@@ -54,10 +55,10 @@ export const workerControls: Controls = {
   },
 };
 
-/** A worker's "listening" line goes to the primary, which prints one for all. */
-export function announceToPrimary(line: string): void {
-  process.send?.({ securestream: 'listening', line } satisfies Message);
-}
+/** A worker's announcement goes to the primary, which announces the server once for all. */
+export const announceToPrimary: Announce = (_banner, fields) => {
+  process.send?.({ securestream: 'listening', fields } satisfies Message);
+};
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
 
@@ -65,11 +66,7 @@ export const isClusterWorker = (): boolean => cluster.isWorker;
 export const workerId = (): number => cluster.worker?.id ?? 0;
 
 /** Runs the primary until every worker has stopped after a stop request. */
-export async function runPrimary(
-  workers: number,
-  log: Logger,
-  say: (line: string) => void,
-): Promise<void> {
+export async function runPrimary(workers: number, log: Logger, announce: Announce): Promise<void> {
   const born = new Map<Worker, number>();
   let stopping = false;
   let announced = false;
@@ -96,7 +93,8 @@ export async function runPrimary(
       if (!isMessage(m) || m.securestream !== 'listening') return;
       if (!announced && ++listening === workers) {
         announced = true;
-        say(m.line.replace(/\)$/, `; ${workers} workers)`));
+        const fields = { ...m.fields, workers };
+        announce(`securestream: ${listeningSummary(fields)}`, fields);
         allListening();
       }
     });

@@ -5,6 +5,7 @@ import { ALLOW_ALL, loadAccessRules, type AccessPolicy } from '../access.js';
 import type { Logger } from '../log.js';
 import type { MaterialPaths } from '../config.js';
 import { resolveRoot } from '../files.js';
+import { listeningSummary, type ListeningFields } from '../logformat.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
 import { loadCrl, type CrlSource, type LoadedCrl } from '../revocation.js';
 import type { ServerLimits } from '../transport/limits.js';
@@ -105,13 +106,19 @@ export interface RunningServer {
 }
 
 /**
- * Starts the server; `say` prints the one "listening" line for people and scripts.
- * `connectionIdPrefix` keeps connection ids unique across worker processes.
+ * Announces a started server once: `banner` is the `securestream: listening on …` line for
+ * stdout, `fields` the "listening" log record (src/logformat.ts renders it as the banner).
+ */
+export type Announce = (banner: string, fields: ListeningFields & Record<string, unknown>) => void;
+
+/**
+ * Starts the server and announces it through `announce`. `connectionIdPrefix` keeps
+ * connection ids unique across worker processes.
  */
 export async function startServe(
   opts: ServeOptions,
   log: Logger,
-  say: (line: string) => void,
+  announce: Announce,
   connectionIdPrefix = '',
 ): Promise<RunningServer> {
   let loaded = await loadAll(opts);
@@ -127,23 +134,18 @@ export async function startServe(
     log,
   );
   const addr = await server.listen();
-  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  say(
-    `securestream: listening on ${shown}:${addr.port} (TLS ${loaded.policy.tlsMax === '1.3' ? '1.2-1.3' : '1.2 only'}, ` +
-      `ciphers ${loaded.policy.ciphers.join(':')}; client certificates required; mode ${opts.encrypt ? 'sstream-v1' : 'plain'}; root ${loaded.rootReal})`,
-  );
-  log.info(
-    {
-      address: addr.address,
-      port: addr.port,
-      ciphers: loaded.policy.ciphers,
-      tlsMax: loaded.policy.tlsMax,
-      ...describe(loaded),
-      limits: opts.limits,
-      graceMs: opts.graceMs,
-    },
-    'listening',
-  );
+  const fields = {
+    address: addr.address,
+    port: addr.port,
+    ciphers: loaded.policy.ciphers,
+    tlsMax: loaded.policy.tlsMax,
+    mode: opts.encrypt ? 'sstream-v1' : 'plain',
+    root: loaded.rootReal,
+    ...describe(loaded),
+    limits: opts.limits,
+    graceMs: opts.graceMs,
+  };
+  announce(`securestream: ${listeningSummary(fields)}`, fields);
   // One reload at a time: a second SIGHUP waits for the first, so the last one read wins.
   let reloading: Promise<boolean> = Promise.resolve(true);
   const reloadOnce = async (): Promise<boolean> => {
