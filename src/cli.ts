@@ -18,6 +18,8 @@ import {
 } from './config.js';
 import { parseSize } from './size.js';
 import { runInterruptible } from './interrupt.js';
+import { CONNREFUSED_RETRY_MS, connectionRefused, retry } from './retry.js';
+import type { Announce } from './commands/serve.js';
 import { versionReport } from './version.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
@@ -117,26 +119,37 @@ export function buildProgram(): Command {
   ).action(async (o: ServeFlags) => {
     const { createLogger } = await import('./log.js');
     const { checkServe, serveUntilSignalled, startServe } = await import('./commands/serve.js');
+    const terminal = process.stderr.isTTY;
+    const pretty = (o.logFormat ?? (terminal ? 'pretty' : 'json')) === 'pretty';
     const log = createLogger({
-      pretty: (o.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty',
+      pretty,
+      color: terminal && !process.env['NO_COLOR'], // https://no-color.org
+      clearLine: terminal,
     });
+    // On a terminal the pretty "listening" line says what the banner says: print it once.
+    // Scripts read the banner from stdout, which is then not a terminal.
+    const bannerToo = !(pretty && terminal && process.stdout.isTTY);
+    const announce: Announce = (banner, fields) => {
+      if (bannerToo) out(banner);
+      log.info(fields, 'listening');
+    };
     const opts = serveOptions(o);
     if (opts.workers === 1) {
-      await serveUntilSignalled(() => startServe(opts, log, out), log);
+      await serveUntilSignalled(() => startServe(opts, log, announce), log);
       return;
     }
     const cluster = await import('./commands/cluster.js');
     if (cluster.isClusterWorker()) {
-      const say = cluster.announceToPrimary;
       const wlog = log.child({ worker: cluster.workerId() });
+      const toPrimary = cluster.announceToPrimary;
       await serveUntilSignalled(
-        () => startServe(opts, wlog, say, `${cluster.workerId()}-`),
+        () => startServe(opts, wlog, toPrimary, `${cluster.workerId()}-`),
         wlog,
         cluster.workerControls,
       );
     } else {
       await checkServe(opts); // one clear error here rather than one per worker
-      await cluster.runPrimary(opts.workers, log, out);
+      await cluster.runPrimary(opts.workers, log, announce);
     }
   });
 
@@ -149,13 +162,27 @@ export function buildProgram(): Command {
       .option('--out <path>', 'where to store the file (default: basename of NAME here)')
       .option('--quiet', 'no progress bar')
       .option('--verbose', 'print the negotiated protocol, suite and mode')
-      .option('--decrypt', 'store the plaintext of an encrypted (sstream-v1) response'),
-  ).action(async (name: string, o: GetFlags) => {
+      .option('--decrypt', 'store the plaintext of an encrypted (sstream-v1) response')
+      .option(
+        '--retry-connrefused',
+        `if the connection is refused (server not up yet), retry for up to ${CONNREFUSED_RETRY_MS / 1000} s`,
+      ),
+  ).action(async (name: string, o: GetFlags & { retryConnrefused?: boolean }) => {
     const { runGet, resultLine } = await import('./commands/get.js');
     const { createReporter } = await import('./progress.js');
     const report = await createReporter(!o.quiet && process.stderr.isTTY, note);
+    const opts = getOptions(name, o);
     const result = await runInterruptible((signal) =>
-      runGet({ ...getOptions(name, o), signal }, report),
+      retry(
+        () => runGet({ ...opts, signal }, report),
+        o.retryConnrefused ? connectionRefused : undefined,
+        {
+          signal,
+          onRetry: (e, ms) => {
+            if (o.verbose) note(`${(e as Error).message}; retrying in ${ms} ms`);
+          },
+        },
+      ),
     );
     // With `--out -` the bytes are on stdout: the digest line goes to stderr.
     if (result.path === '-') process.stderr.write(`${resultLine(result)}\n`);

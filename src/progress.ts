@@ -20,8 +20,11 @@ export async function createReporter(
   }
   const { SingleBar } = await import('cli-progress');
   const progress = new SingleBar({
-    stream: process.stderr,
+    stream: sharedTerminal(process.stderr),
     format: ' {bar} {percentage}% | {done} of {all} | {rate} | ETA {eta_formatted}',
+    // The bar is trimmed to the width, and the terminal keeps wrapping lines: a server's log
+    // line written in between on the same terminal is not cut at the edge.
+    linewrap: true,
     hideCursor: true,
     clearOnComplete: true,
   });
@@ -51,6 +54,28 @@ export async function createReporter(
       started = 0;
     },
   };
+}
+
+/**
+ * The terminal as the bar should see it when others may write to it too (a server started in
+ * the background of the same shell): cli-progress saves the cursor position when the bar starts
+ * and restores it to erase the bar at the end, which would erase whatever line another program
+ * printed in between. Without save and restore, the bar is erased where it is: on the current
+ * line, which is always its own.
+ */
+function sharedTerminal(tty: NodeJS.WriteStream): NodeJS.WritableStream {
+  const SAVE = '\x1b7';
+  const RESTORE = '\x1b8';
+  // What cli-progress (and readline's cursor functions) use of a stream: isTTY, columns, write.
+  const view = {
+    isTTY: true,
+    get columns() {
+      return tty.columns;
+    },
+    write: (chunk: string, cb?: () => void): boolean =>
+      chunk === SAVE || chunk === RESTORE ? true : tty.write(chunk, cb),
+  };
+  return view as unknown as NodeJS.WritableStream;
 }
 
 /** Bytes in binary units with one decimal: `0 B`, `1023 B`, `1.5 KiB`, `64.0 MiB`. */

@@ -1,0 +1,104 @@
+import { strict as assert } from 'node:assert';
+import { connect, createServer, type Server } from 'node:net';
+import { describe, it } from 'node:test';
+import { InterruptedError, SecureStreamError } from '../src/errors.js';
+import { BACKOFF_MAX_MS, connectionRefused, retry, type RetryPolicy } from '../src/retry.js';
+import { explainClientError } from '../src/transport/explain.js';
+
+/** A loopback port with nothing listening on it (bound, read, released). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** One real TCP connect, failing as the client reports it (explainClientError). */
+function dial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (e) => {
+      reject(explainClientError(e, { host: '127.0.0.1', port, handshakeDone: false }));
+    });
+  });
+}
+
+const shortly: RetryPolicy = { ...connectionRefused, forMs: 400 };
+
+describe('retry', () => {
+  it('a refused connect is what --retry-connrefused retries; other failures are not', async () => {
+    const port = await freePort();
+    const refused = await dial(port).catch((e: unknown) => e);
+    assert.ok(refused instanceof SecureStreamError && refused.code === 'connect-failed');
+    assert.equal(connectionRefused.retryable(refused), true);
+    assert.equal(connectionRefused.retryable(new SecureStreamError('tls-handshake', 'x')), false);
+    assert.equal(connectionRefused.retryable(new Error('ECONNREFUSED')), false);
+  });
+
+  it('waits for a server that starts late, then succeeds', async () => {
+    const port = await freePort();
+    let attempts = 0;
+    let server: Server | undefined;
+    setTimeout(() => {
+      server = createServer((c) => c.destroy()).listen(port, '127.0.0.1');
+    }, 250);
+    try {
+      const got = await retry(() => (attempts++, dial(port)), connectionRefused);
+      assert.equal(got, 'connected');
+      assert.ok(attempts >= 2, `${attempts} attempts`);
+    } finally {
+      server?.close();
+    }
+  });
+
+  it('without a policy, or for a failure it does not cover, one attempt only', async () => {
+    const port = await freePort();
+    let attempts = 0;
+    await assert.rejects(
+      retry(() => (attempts++, dial(port)), undefined),
+      {
+        code: 'connect-failed',
+      },
+    );
+    assert.equal(attempts, 1);
+    await assert.rejects(
+      retry(
+        () => (attempts++, Promise.reject(new SecureStreamError('tls-handshake', 'no'))),
+        shortly,
+      ),
+      { code: 'tls-handshake' },
+    );
+    assert.equal(attempts, 2);
+  });
+
+  it('gives up when the policy time is over, with the last failure', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    await assert.rejects(
+      retry(() => dial(port), shortly),
+      { code: 'connect-failed' },
+    );
+    const took = Date.now() - started;
+    assert.ok(took >= shortly.forMs, `${took} ms`);
+    assert.ok(took < shortly.forMs + BACKOFF_MAX_MS, `${took} ms`);
+  });
+
+  it('an abort ends the wait at once with its reason', async () => {
+    const port = await freePort();
+    const ac = new AbortController();
+    setTimeout(() => {
+      ac.abort(new InterruptedError('SIGINT'));
+    }, 100);
+    const started = Date.now();
+    await assert.rejects(
+      retry(() => dial(port), connectionRefused, { signal: ac.signal }),
+      { code: 'interrupted', exitCode: 130 },
+    );
+    assert.ok(Date.now() - started < 1000);
+  });
+});
