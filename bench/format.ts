@@ -14,7 +14,7 @@ import {
   recipientFromPublicKey,
   type Recipient,
 } from '../src/format/index.js';
-import { parseSize } from '../src/size.js';
+import { parseSize } from '../src/config.js';
 import { READ_CHUNK } from '../src/transport/filesource.js';
 
 /** Median, min and max of one measurement, in MB/s (10^6 bytes per second). */

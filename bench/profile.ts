@@ -17,7 +17,7 @@ import { getCmd, startServe } from './peers/securestream.js';
 import { sTimeCmd } from './peers/s_time.js';
 import type { PeerContext } from './peers/types.js';
 import { cleanup, cleanupOnExit, sleep, tempDir } from './procs.js';
-import { parseSize } from '../src/size.js';
+import { parseSize } from '../src/config.js';
 
 interface ProfileNode {
   id: number;

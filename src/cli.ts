@@ -10,13 +10,13 @@ import {
   SERVE_DEFAULTS as D,
   getOptions,
   parseCount,
+  parseSize,
   pkiInitOptions,
   type PkiInitFlags,
   serveOptions,
   type GetFlags,
   type ServeFlags,
 } from './config.js';
-import { parseSize } from './size.js';
 import { runInterruptible } from './interrupt.js';
 import { CONNREFUSED_RETRY_MS, connectionRefused, retry } from './retry.js';
 import type { Announce } from './commands/serve.js';

@@ -1,18 +1,18 @@
 /**
- * Flags → typed, validated settings, in one place. Nothing here touches the network; each check
- * is a small function whose error names the flags involved.
+ * Flags → typed, validated settings, in one place: every option type of the commands and every
+ * flag parser (ports, host:port, sizes, durations, counts, names). Nothing here touches the
+ * network; each check is a small function whose error names the flags involved. Commands import
+ * their option types from here; nothing here imports a command.
  */
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
 import { WireError, checkName } from './protocol.js';
+import type { InitPkiOptions, IssueClientOptions } from './pki/folder.js';
 import { pkiPaths, type Role } from './pki/load.js';
-import { DEFAULT_LIMITS } from './transport/limits.js';
-import { parseHostPort, type TlsMax } from './transport/tls.js';
-import type { ServeOptions } from './commands/serve.js';
 import type { CrlSource } from './revocation.js';
-import type { GetOptions } from './commands/get.js';
-import type { PkiInitOptions } from './commands/pki.js';
+import { DEFAULT_LIMITS, type ServerLimits } from './transport/limits.js';
+import type { TlsMax } from './transport/tls.js';
 
 export const DEFAULT_PORT = 8443;
 
@@ -51,6 +51,7 @@ export function materialPaths(flags: PkiFlags, role: Role): MaterialPaths {
   return pkiPaths(flags.pki ?? 'pki', role);
 }
 
+/** `--port`: 0..65535 (0 picks a free port). */
 export function parsePort(text: string, flag = '--port'): number {
   const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
@@ -62,21 +63,53 @@ export function parsePort(text: string, flag = '--port'): number {
   return n;
 }
 
+/** `--tls-max`: 1.2 or 1.3. */
 export function parseTlsMax(text: string): TlsMax {
   if (text === '1.2' || text === '1.3') return text;
   throw new UsageError(`invalid --tls-max "${text}"`, 'use 1.2 or 1.3');
 }
 
+/** `--ciphers`: OpenSSL suite names separated by colons, commas or spaces. */
 export function parseCipherList(text: string): string[] {
   const list = text.split(/[:,\s]+/).filter(Boolean);
   if (list.length === 0) throw new UsageError('--ciphers is empty');
   return list;
 }
 
+/** An IP address or a DNS name (letters, digits, dots, hyphens). */
+function isHostName(text: string): boolean {
+  return isIP(text) !== 0 || /^[A-Za-z0-9.-]{1,253}$/.test(text);
+}
+
+/** `--host`: an address to listen on, IPv6 with or without brackets. */
 export function parseHost(text: string): string {
   const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  if (isIP(bare) || /^[A-Za-z0-9.-]{1,253}$/.test(bare)) return bare;
+  if (isHostName(bare)) return bare;
   throw new UsageError(`invalid --host "${text}"`, 'use an IP address or a host name');
+}
+
+/** `--server`: HOST:PORT, [v6]:PORT or HOST (default port); a URL is refused by name. */
+export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  let host: string | undefined;
+  let port: string | undefined;
+  if (v6) [, host, port] = v6;
+  else if (isIP(text) === 6) host = text;
+  else [host, port] = text.split(/:(?=\d*$)/);
+  const p = port === undefined ? defaultPort : Number(port);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw new UsageError(
+      `invalid server address "${text}": expected HOST:PORT, without a scheme`,
+      'use HOST:PORT, e.g. localhost:8443 or [::1]:8443',
+    );
+  }
+  if (host === undefined || !isHostName(host) || !Number.isInteger(p) || p < 1 || p > 65535) {
+    throw new UsageError(
+      `invalid server address "${text}"`,
+      'use HOST:PORT, e.g. localhost:8443 or [::1]:8443',
+    );
+  }
+  return { host, port: p };
 }
 
 /** `30s`, `500ms`, `2m`, or a plain number of seconds → milliseconds. */
@@ -90,6 +123,7 @@ export function parseDuration(text: string, flag: string): number {
   return ms;
 }
 
+/** A whole number of at least 1 (connections, days, bits). */
 export function parseCount(text: string, flag: string): number {
   const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 1)
@@ -115,6 +149,26 @@ export interface ServeFlags extends PkiFlags {
   crl?: string;
   access?: string;
   logFormat?: 'json' | 'pretty';
+}
+
+/** `serve` settings, validated. */
+export interface ServeOptions {
+  root: string;
+  host?: string | undefined;
+  port: number;
+  material: MaterialPaths;
+  ciphers?: string[] | undefined;
+  tlsMax?: TlsMax | undefined;
+  limits: ServerLimits;
+  graceMs: number;
+  /** Send every file as sstream-v1, encrypted to the client certificate's key. */
+  encrypt: boolean;
+  /** Processes sharing the listening socket (node:cluster); 1 serves in this process. */
+  workers: number;
+  /** `--crl FILE`, the PKI folder's crl.pem when it exists, or none. */
+  crl: CrlSource;
+  /** `--access FILE`; without it every client certificate from the CA may read everything. */
+  accessPath?: string | undefined;
 }
 
 /** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
@@ -181,6 +235,19 @@ export interface GetFlags extends PkiFlags {
   decrypt?: boolean;
 }
 
+/** `get` settings, validated. */
+export interface GetOptions {
+  name: string;
+  host: string;
+  port: number;
+  out?: string | undefined;
+  material: MaterialPaths;
+  verbose: boolean;
+  /** Store the plaintext of an sstream-v1 body instead of the ciphertext. */
+  decrypt: boolean;
+  signal?: AbortSignal;
+}
+
 export function getOptions(name: string, f: GetFlags): GetOptions {
   const { host, port } = parseHostPort(f.server, DEFAULT_PORT);
   return {
@@ -222,6 +289,21 @@ export interface PkiInitFlags {
   force?: boolean;
 }
 
+/** `securestream pki init` options, already parsed from flags. */
+export type PkiInitOptions = Omit<InitPkiOptions, 'now'>;
+
+/** `securestream pki issue-client NAME` options. */
+export type PkiIssueClientOptions = Omit<IssueClientOptions, 'now'>;
+
+/** `securestream pki revoke TARGET` options. */
+export interface PkiRevokeOptions {
+  dir: string;
+  /** Client name or hex serial. */
+  target: string;
+  /** Aborting it removes the staged crl.pem (src/interrupt.ts). */
+  signal?: AbortSignal | undefined;
+}
+
 /** `client.crt` is always made; each `--client NAME` adds NAME.crt beside it. */
 export function pkiInitOptions(f: PkiInitFlags): PkiInitOptions {
   const bits = parseCount(f.rsaBits, '--rsa-bits');
@@ -249,5 +331,74 @@ export function parseWorkers(text: string): number {
       'use a number from 1 to 64, or auto (one per CPU)',
     );
   }
+  return n;
+}
+
+/** Options of `securestream encrypt FILE`. */
+export interface EncryptCommandOptions {
+  /** Plaintext input path. */
+  readonly file: string;
+  /** `--to PATH` (repeatable): certificate or public-key PEM files; each becomes a recipient. */
+  readonly to: readonly string[];
+  /** `--passphrase-file PATH`: encrypt to the passphrase on its first line instead. */
+  readonly passphraseFile?: string;
+  /** `--out PATH`, default FILE.sst. */
+  readonly out?: string;
+  /** scrypt work factor for --passphrase-file (10..20, default 18). */
+  readonly log2N?: number;
+  /** Aborting it stops the command and removes the partial output (src/interrupt.ts). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `securestream decrypt FILE`. */
+export interface DecryptCommandOptions {
+  /** Encrypted input path. */
+  readonly file: string;
+  /** `--key PATH`: PEM private key. */
+  readonly key?: string;
+  /** `--pki DIR`: use DIR/client.key. */
+  readonly pki?: string;
+  /** `--passphrase-file PATH`: passphrase on the first line. */
+  readonly passphraseFile?: string;
+  /** `--out PATH`, default FILE without `.sst`, or FILE.out. */
+  readonly out?: string;
+  /** `--expect-sha256 HEX`: refuse the output unless the plaintext has this SHA-256. */
+  readonly expectSha256?: string;
+  /** Aborting it stops the command and removes the partial output (src/interrupt.ts). */
+  readonly signal?: AbortSignal;
+}
+
+/** Byte-count units `--size` accepts: SI and IEC, case-insensitive. */
+const UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  K: 1000,
+  KB: 1000,
+  KIB: 1024,
+  M: 1000 ** 2,
+  MB: 1000 ** 2,
+  MIB: 1024 ** 2,
+  G: 1000 ** 3,
+  GB: 1000 ** 3,
+  GIB: 1024 ** 3,
+  T: 1000 ** 4,
+  TB: 1000 ** 4,
+  TIB: 1024 ** 4,
+};
+
+/** Parses `1000`, `64KiB`, `64MiB`, `1GiB`, `1.5GB` into a byte count (a safe integer). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m?.[2]?.toUpperCase() ?? '';
+  const mult = UNITS[unit];
+  if (!m?.[1] || mult === undefined) {
+    throw new UsageError(
+      `invalid size "${text}"`,
+      'use a byte count or a unit: 1000, 64KiB, 64MiB, 1GiB',
+    );
+  }
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n))
+    throw new UsageError(`invalid size "${text}": not a whole number of bytes in range`);
   return n;
 }

@@ -4,14 +4,15 @@ import {
   SERVE_DEFAULTS,
   materialPaths,
   parseDuration,
+  parseHostPort,
   parsePort,
+  parseSize,
   parseWorkers,
   serveOptions,
   type ServeFlags,
 } from '../src/config.js';
 import { UsageError } from '../src/errors.js';
-import { parseSize } from '../src/size.js';
-import { parseHostPort, resolveTlsPolicy } from '../src/transport/tls.js';
+import { resolveTlsPolicy } from '../src/transport/tls.js';
 
 const usage = (f: () => unknown, re: RegExp): void => {
   assert.throws(f, (e: unknown) => e instanceof UsageError && re.test(e.message));

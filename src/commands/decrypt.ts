@@ -1,3 +1,4 @@
+import type { DecryptCommandOptions } from '../config.js';
 import { SecureStreamError, UsageError } from '../errors.js';
 import { sha256sumLine } from '../digest.js';
 import {
@@ -8,24 +9,6 @@ import {
 import type { Identity } from '../format/index.js';
 import { parsePrivateKey, pkiPaths, readPemFile } from '../pki/load.js';
 import { assertNotInput, readPassphraseFile, streamToFile } from './encrypt.js';
-
-/** Options of `securestream decrypt FILE`. */
-export interface DecryptCommandOptions {
-  /** Encrypted input path. */
-  readonly file: string;
-  /** `--key PATH`: PEM private key. */
-  readonly key?: string;
-  /** `--pki DIR`: use DIR/client.key. */
-  readonly pki?: string;
-  /** `--passphrase-file PATH`: passphrase on the first line. */
-  readonly passphraseFile?: string;
-  /** `--out PATH`, default FILE without `.sst`, or FILE.out. */
-  readonly out?: string;
-  /** `--expect-sha256 HEX`: refuse the output unless the plaintext has this SHA-256. */
-  readonly expectSha256?: string;
-  /** Aborting it stops the command and removes the partial output (src/interrupt.ts). */
-  readonly signal?: AbortSignal;
-}
 
 /** Default output: FILE without `.sst`, else FILE.out; never the input itself. */
 export function defaultDecryptOutput(file: string): string {

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtomicFile } from '../atomic.js';
+import type { EncryptCommandOptions } from '../config.js';
 import { FileSink } from '../filesink.js';
 import { sha256sumLine } from '../digest.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
@@ -16,22 +17,6 @@ import {
   type Recipient,
 } from '../format/index.js';
 import { parseCertificates, pemBlocks, readPemFile } from '../pki/load.js';
-
-/** Options of `securestream encrypt FILE`. */
-export interface EncryptCommandOptions {
-  /** Plaintext input path. */
-  readonly file: string;
-  /** `--to PATH` (repeatable): certificate or public-key PEM files; each becomes a recipient. */
-  readonly to: readonly string[];
-  /** `--passphrase-file PATH`: encrypt to the passphrase on its first line instead. */
-  readonly passphraseFile?: string;
-  /** `--out PATH`, default FILE.sst. */
-  readonly out?: string;
-  /** scrypt work factor for --passphrase-file (10..20, default 18). */
-  readonly log2N?: number;
-  /** Aborting it stops the command and removes the partial output (src/interrupt.ts). */
-  readonly signal?: AbortSignal;
-}
 
 /** Longest passphrase file read; a passphrase is a line, not a document. */
 const MAX_PASSPHRASE_FILE = 64 * 1024;

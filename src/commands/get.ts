@@ -10,7 +10,7 @@ import { join, posix } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtomicFile } from '../atomic.js';
-import type { MaterialPaths } from '../config.js';
+import type { GetOptions } from '../config.js';
 import { sha256sumLine } from '../digest.js';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { FileSink } from '../filesink.js';
@@ -19,18 +19,6 @@ import type { Mode } from '../protocol.js';
 import { formatHostPort } from '../transport/address.js';
 import { request } from '../transport/client.js';
 import { sstreamDecoder } from '../transport/sstream.js';
-
-export interface GetOptions {
-  name: string;
-  host: string;
-  port: number;
-  out?: string | undefined;
-  material: MaterialPaths;
-  verbose: boolean;
-  /** Store the plaintext of an sstream-v1 body instead of the ciphertext. */
-  decrypt: boolean;
-  signal?: AbortSignal;
-}
 
 /** What the command reports while it runs; the CLI maps it to stderr lines and a progress bar. */
 export interface GetReporter {

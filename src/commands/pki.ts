@@ -1,31 +1,10 @@
 import { revoke, type RevokeResult } from '../pki/crl.js';
-import {
-  initPki,
-  issueClient,
-  type InitPkiOptions,
-  type InitPkiResult,
-  type IssueClientOptions,
-  type IssueClientResult,
-} from '../pki/folder.js';
+import type { PkiInitOptions, PkiIssueClientOptions, PkiRevokeOptions } from '../config.js';
+import { initPki, issueClient, type InitPkiResult, type IssueClientResult } from '../pki/folder.js';
 import type { KeySpec } from '../pki/x509.js';
 
 /** Receives one line of standard output (without the newline). */
 export type Out = (line: string) => void;
-
-/** `securestream pki init` options, already parsed from flags. */
-export type PkiInitOptions = Omit<InitPkiOptions, 'now'>;
-
-/** `securestream pki issue-client NAME` options. */
-export type PkiIssueClientOptions = Omit<IssueClientOptions, 'now'>;
-
-/** `securestream pki revoke TARGET` options. */
-export interface PkiRevokeOptions {
-  dir: string;
-  /** Client name or hex serial. */
-  target: string;
-  /** Aborting it removes the staged crl.pem (src/interrupt.ts). */
-  signal?: AbortSignal | undefined;
-}
 
 /** Creates a PKI folder and reports what was written. */
 export async function runPkiInit(opts: PkiInitOptions, out: Out): Promise<InitPkiResult> {

@@ -3,39 +3,14 @@ import { stat } from 'node:fs/promises';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { ALLOW_ALL, loadAccessRules, type AccessPolicy } from '../access.js';
 import type { Logger } from '../log.js';
-import type { MaterialPaths } from '../config.js';
+import type { ServeOptions } from '../config.js';
 import { resolveRoot } from '../files.js';
 import { listeningSummary, type ListeningFields } from '../logformat.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
-import { loadCrl, type CrlSource, type LoadedCrl } from '../revocation.js';
-import type { ServerLimits } from '../transport/limits.js';
+import { loadCrl, type LoadedCrl } from '../revocation.js';
 import { FileServer } from '../transport/server.js';
 import { sstreamEncoderFor } from '../transport/sstream.js';
-import {
-  resolveTlsPolicy,
-  type ServerKeyKind,
-  type TlsMax,
-  type TlsPolicy,
-} from '../transport/tls.js';
-
-export interface ServeOptions {
-  root: string;
-  host?: string | undefined;
-  port: number;
-  material: MaterialPaths;
-  ciphers?: string[] | undefined;
-  tlsMax?: TlsMax | undefined;
-  limits: ServerLimits;
-  graceMs: number;
-  /** Send every file as sstream-v1, encrypted to the client certificate's key. */
-  encrypt: boolean;
-  /** Processes sharing the listening socket (node:cluster); 1 serves in this process. */
-  workers: number;
-  /** `--crl FILE`, the PKI folder's crl.pem when it exists, or none. */
-  crl: CrlSource;
-  /** `--access FILE`; without it every client certificate from the CA may read everything. */
-  accessPath?: string | undefined;
-}
+import { resolveTlsPolicy, type ServerKeyKind, type TlsPolicy } from '../transport/tls.js';
 
 /** Everything a reload re-reads from disk. */
 interface Loaded {

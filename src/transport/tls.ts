@@ -137,28 +137,3 @@ export function clientTlsOptions(pem: TlsPem, host: string, port: number): Conne
     secureOptions: HARDENING,
   };
 }
-
-/** Splits HOST:PORT, [v6]:PORT or HOST (default port). */
-export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  let host: string | undefined;
-  let port: string | undefined;
-  if (v6) [, host, port] = v6;
-  else if (isIP(text) === 6) host = text;
-  else [host, port] = text.split(/:(?=\d*$)/);
-  const p = port === undefined ? defaultPort : Number(port);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-    throw new UsageError(
-      `invalid server address "${text}": expected HOST:PORT, without a scheme`,
-      'use HOST:PORT, e.g. localhost:8443 or [::1]:8443',
-    );
-  }
-  const validHost = host !== undefined && (isIP(host) !== 0 || /^[A-Za-z0-9.-]{1,253}$/.test(host));
-  if (!validHost || !Number.isInteger(p) || p < 1 || p > 65535) {
-    throw new UsageError(
-      `invalid server address "${text}"`,
-      'use HOST:PORT, e.g. localhost:8443 or [::1]:8443',
-    );
-  }
-  return { host: host as string, port: p };
-}
