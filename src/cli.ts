@@ -19,7 +19,6 @@ import {
 } from './config.js';
 import { runInterruptible } from './interrupt.js';
 import { CONNREFUSED_RETRY_MS, connectionRefused, retry } from './retry.js';
-import type { Announce } from './commands/serve.js';
 import { versionReport } from './version.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
@@ -117,40 +116,8 @@ export function buildProgram(): Command {
         ).choices(['json', 'pretty']),
       ),
   ).action(async (o: ServeFlags) => {
-    const { createLogger } = await import('./log.js');
-    const { checkServe, serveUntilSignalled, startServe } = await import('./commands/serve.js');
-    const terminal = process.stderr.isTTY;
-    const pretty = (o.logFormat ?? (terminal ? 'pretty' : 'json')) === 'pretty';
-    const log = createLogger({
-      pretty,
-      color: terminal && !process.env['NO_COLOR'], // https://no-color.org
-      clearLine: terminal,
-    });
-    // On a terminal the pretty "listening" line says what the banner says: print it once.
-    // Scripts read the banner from stdout, which is then not a terminal.
-    const bannerToo = !(pretty && terminal && process.stdout.isTTY);
-    const announce: Announce = (banner, fields) => {
-      if (bannerToo) out(banner);
-      log.info(fields, 'listening');
-    };
-    const opts = serveOptions(o);
-    if (opts.workers === 1) {
-      await serveUntilSignalled(() => startServe(opts, log, announce), log);
-      return;
-    }
-    const cluster = await import('./commands/cluster.js');
-    if (cluster.isClusterWorker()) {
-      const wlog = log.child({ worker: cluster.workerId() });
-      const toPrimary = cluster.announceToPrimary;
-      await serveUntilSignalled(
-        () => startServe(opts, wlog, toPrimary, `${cluster.workerId()}-`),
-        wlog,
-        cluster.workerControls,
-      );
-    } else {
-      await checkServe(opts); // one clear error here rather than one per worker
-      await cluster.runPrimary(opts.workers, log, announce);
-    }
+    const { runServe } = await import('./commands/serve.js');
+    await runServe(serveOptions(o), out);
   });
 
   pkiOptions(

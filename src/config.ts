@@ -169,6 +169,8 @@ export interface ServeOptions {
   crl: CrlSource;
   /** `--access FILE`; without it every client certificate from the CA may read everything. */
   accessPath?: string | undefined;
+  /** `--log-format`; absent, pretty on a terminal and JSON lines otherwise. */
+  logFormat?: 'json' | 'pretty' | undefined;
 }
 
 /** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
@@ -204,6 +206,7 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     workers: parseWorkers(f.workers),
     crl: crlSource(f),
     accessPath: f.access === undefined ? undefined : nonEmpty(f.access, '--access'),
+    logFormat: f.logFormat,
   };
 }
 

@@ -8,7 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { SecureStreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listeningSummary, type ListeningFields } from '../logformat.js';
-import { processSignals, type Announce, type Controls } from './serve.js';
+import { processSignals, type Announce, type Controls } from './control.js';
 
 type Message =
   | { securestream: 'listening'; fields: ListeningFields & Record<string, unknown> }

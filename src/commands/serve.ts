@@ -3,9 +3,10 @@ import { stat } from 'node:fs/promises';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { ALLOW_ALL, loadAccessRules, type AccessPolicy } from '../access.js';
 import type { Logger } from '../log.js';
+import { serveUntilSignalled, type Announce } from './control.js';
 import type { ServeOptions } from '../config.js';
 import { resolveRoot } from '../files.js';
-import { listeningSummary, type ListeningFields } from '../logformat.js';
+import { listeningSummary } from '../logformat.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
 import { loadCrl, type LoadedCrl } from '../revocation.js';
 import { FileServer } from '../transport/server.js';
@@ -81,12 +82,6 @@ export interface RunningServer {
 }
 
 /**
- * Announces a started server once: `banner` is the `securestream: listening on …` line for
- * stdout, `fields` the "listening" log record (src/logformat.ts renders it as the banner).
- */
-export type Announce = (banner: string, fields: ListeningFields & Record<string, unknown>) => void;
-
-/**
  * Starts the server and announces it through `announce`. `connectionIdPrefix` keeps
  * connection ids unique across worker processes.
  */
@@ -156,77 +151,42 @@ export async function startServe(
   };
 }
 
-/** What can tell a running server to stop or reload: process signals, or a cluster primary. */
-export interface Controls {
-  /** Calls `stop` on a stop request (a second one means "now") and `reload` on a reload one. */
-  subscribe(handlers: { stop: (reason: string) => void; reload: () => void }): () => void;
-}
-
 /**
- * SIGTERM/SIGINT stop (the first gracefully, a second at once), SIGHUP reloads. SIGTERM and
- * SIGINT stay handled until exit: a late second signal must not kill the process mid-log.
+ * `securestream serve`: one process, or with `--workers N` the primary of N worker processes
+ * (cluster.ts) or one of those workers. Returns once the server has stopped; `out` prints the
+ * one "listening" line.
  */
-export const processSignals: Controls = {
-  subscribe({ stop, reload }) {
-    const onTerm = (): void => {
-      stop('SIGTERM');
-    };
-    const onInt = (): void => {
-      stop('SIGINT');
-    };
-    const onHup = (): void => {
-      reload();
-    };
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
-    process.on('SIGHUP', onHup);
-    return () => process.off('SIGHUP', onHup);
-  },
-};
-
-/**
- * Runs until told to stop: the first stop request stops accepting and lets transfers finish
- * within the grace period, a second closes every connection at once; reload requests reload.
- * Requests that arrive while the server is still starting are acted on once it is up.
- */
-export async function serveUntilSignalled(
-  start: () => Promise<RunningServer>,
-  log: Logger,
-  controls: Controls = processSignals,
-): Promise<void> {
-  // Mutated from signal handlers, so kept in one object the compiler does not narrow.
-  const state: { running?: RunningServer; stopping?: string; reloadPending: boolean } = {
-    reloadPending: false,
-  };
-  let stopped!: () => void;
-  const done = new Promise<void>((resolve) => {
-    stopped = resolve;
+export async function runServe(opts: ServeOptions, out: (line: string) => void): Promise<void> {
+  const { createLogger } = await import('../log.js');
+  const terminal = process.stderr.isTTY;
+  const pretty = (opts.logFormat ?? (terminal ? 'pretty' : 'json')) === 'pretty';
+  const log = createLogger({
+    pretty,
+    color: terminal && !process.env['NO_COLOR'], // https://no-color.org
+    clearLine: terminal,
   });
-  const beginStop = (r: RunningServer, signal: string): void => {
-    log.info({ signal, connections: r.server.connectionCount }, 'shutting down');
-    void r.stop().then(stopped);
+  // On a terminal the pretty "listening" line says what the banner says: print it once.
+  // Scripts read the banner from stdout, which is then not a terminal.
+  const bannerToo = !(pretty && terminal && process.stdout.isTTY);
+  const announce: Announce = (banner, fields) => {
+    if (bannerToo) out(banner);
+    log.info(fields, 'listening');
   };
-  const onStop = (signal: string): void => {
-    if (state.stopping !== undefined) {
-      const cut = state.running?.server.destroyAll() ?? 0;
-      log.warn({ signal, cut }, 'second signal: closing every connection now');
-      return;
-    }
-    state.stopping = signal;
-    if (state.running) beginStop(state.running, signal);
-  };
-  const onHup = (): void => {
-    if (state.running) void state.running.reload();
-    else state.reloadPending = true;
-  };
-  const unsubscribe = controls.subscribe({ stop: onStop, reload: onHup });
-  try {
-    const running = await start();
-    state.running = running;
-    if (state.stopping !== undefined) beginStop(running, state.stopping);
-    else if (state.reloadPending) void running.reload();
-    await done;
-  } finally {
-    unsubscribe();
+  if (opts.workers === 1) {
+    await serveUntilSignalled(() => startServe(opts, log, announce), log);
+    return;
+  }
+  const cluster = await import('./cluster.js');
+  if (cluster.isClusterWorker()) {
+    const id = cluster.workerId();
+    const wlog = log.child({ worker: id });
+    await serveUntilSignalled(
+      () => startServe(opts, wlog, cluster.announceToPrimary, `${id}-`),
+      wlog,
+      cluster.workerControls,
+    );
+  } else {
+    await checkServe(opts); // one clear error here rather than one per worker
+    await cluster.runPrimary(opts.workers, log, announce);
   }
 }
