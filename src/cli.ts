@@ -3,7 +3,7 @@
  * The entry point: argv → validated settings → a command. The one place that prints errors
  * (`securestream: error: …` / `securestream: hint: …`) and chooses the exit code.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { EXIT, UsageError, exitCodeFor, isSecureStreamError } from './errors.js';
 import {
   DEFAULT_PORT,
@@ -20,6 +20,7 @@ import {
 import { runInterruptible } from './interrupt.js';
 import { CONNREFUSED_RETRY_MS, connectionRefused, retry } from './retry.js';
 import { versionReport } from './version.js';
+import { userArguments } from './argv.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
 // or the YAML parser at start-up.
@@ -117,7 +118,11 @@ export function buildProgram(): Command {
       ),
   ).action(async (o: ServeFlags) => {
     const { runServe } = await import('./commands/serve.js');
-    await runServe(serveOptions(o), out);
+    const { activationFd } = await import('./activation.js');
+    // A cluster worker's listen on the passed socket is carried out by its primary.
+    const { isWorker } = (await import('node:cluster')).default;
+    const fd = activationFd(process.env, [isWorker ? process.ppid : process.pid]);
+    await runServe({ ...serveOptions(o), fd }, out);
   });
 
   pkiOptions(
@@ -256,6 +261,15 @@ export function buildProgram(): Command {
       out(await runInterruptible((signal) => runPayload(file, size, signal)));
     });
 
+  program
+    .command('completion')
+    .description('print a shell completion script (bash: source <(securestream completion bash))')
+    .addArgument(new Argument('<shell>', 'shell to complete in').choices(['bash', 'zsh', 'fish']))
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(shell, program));
+    });
+
   return program;
 }
 
@@ -297,14 +311,17 @@ function printError(e: unknown): void {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // An interrupted command may still hold a socket or a pending read: do not wait for it.
-    if (code > 128) process.exit(code);
-  },
-  (e: unknown) => {
-    printError(e);
-    process.exitCode = EXIT.failure;
-  },
-);
+// Run only as the entry point: the man page generator imports buildProgram() from here.
+if (import.meta.main) {
+  void main(userArguments()).then(
+    (code) => {
+      process.exitCode = code;
+      // An interrupted command may still hold a socket or a pending read: do not wait for it.
+      if (code > 128) process.exit(code);
+    },
+    (e: unknown) => {
+      printError(e);
+      process.exitCode = EXIT.failure;
+    },
+  );
+}

@@ -155,6 +155,8 @@ export interface ServeFlags extends PkiFlags {
 export interface ServeOptions {
   root: string;
   host?: string | undefined;
+  /** A listening socket passed by systemd (src/activation.ts): used instead of host and port. */
+  fd?: number | undefined;
   port: number;
   material: MaterialPaths;
   ciphers?: string[] | undefined;

@@ -1,6 +1,7 @@
-import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import type { PrettyOptions } from 'pino-pretty';
+// Imported, not required at run time, so that the single-executable bundle (npm run dist)
+// carries it too; only `serve` loads this module.
+import { prettyFactory } from 'pino-pretty';
 import { formatRecord, type LogRecord } from './logformat.js';
 
 export type { Logger };
@@ -48,10 +49,6 @@ export function silentLogger(): Logger {
  * the line from formatRecord through its messageFormat hook, no JSON object after it.
  */
 export function prettyFormatter(color: boolean): (record: string | LogRecord) => string {
-  const require = createRequire(import.meta.url);
-  const { prettyFactory } = require('pino-pretty') as {
-    prettyFactory: (o: PrettyOptions) => (input: string | object) => string;
-  };
   return prettyFactory({
     colorize: color,
     translateTime: 'SYS:HH:MM:ss.l',

@@ -100,7 +100,14 @@ export async function startServe(
     encoderFor: opts.encrypt ? sstreamEncoderFor : () => undefined,
   });
   const server = new FileServer(
-    { ...wire(loaded), host: opts.host, port: opts.port, limits: opts.limits, connectionIdPrefix },
+    {
+      ...wire(loaded),
+      host: opts.host,
+      port: opts.port,
+      fd: opts.fd,
+      limits: opts.limits,
+      connectionIdPrefix,
+    },
     log,
   );
   const addr = await server.listen();

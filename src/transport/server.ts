@@ -20,6 +20,8 @@ import type { ServerLimits } from './limits.js';
 export interface ServerOptions {
   rootReal: string;
   host?: string | undefined;
+  /** A listening socket passed by systemd (src/activation.ts): used instead of host and port. */
+  fd?: number | undefined;
   port: number;
   pem: TlsPem;
   policy: TlsPolicy;
@@ -81,7 +83,8 @@ export class FileServer {
   async listen(): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ host: this.opts.host, port: this.opts.port }, () => {
+      const at = this.opts.fd ?? { host: this.opts.host, port: this.opts.port };
+      this.server.listen(typeof at === 'number' ? { fd: at } : at, () => {
         this.server.off('error', reject);
         resolve();
       });
