@@ -54,10 +54,9 @@ async function main(): Promise<void> {
     define: {
       // src/version.ts: no package.json next to an executable.
       SECURESTREAM_VERSION: JSON.stringify(pkg.version),
-      // src/cli.ts runs main() only as the entry point, which the bundle always is.
-      'import.meta.main': 'true',
-      // Read only where SECURESTREAM_VERSION is unset, which it never is in the bundle.
-      'import.meta.url': 'undefined',
+      // Read only where SECURESTREAM_VERSION is unset or the program is not a single
+      // executable (src/version.ts, src/argv.ts), which the bundle never is.
+      'import.meta': '{}',
     },
   });
 

@@ -2,12 +2,9 @@
  * Build time: writes the man page securestream(1) from the CLI's own commander definitions
  * (commands, arguments, options, defaults, choices) and the exit codes of src/errors.ts, so
  * the page cannot drift from the program. man(7) macros with one tbl(7) table; checked in
- * CI with `mandoc -T lint`. `node dist/scripts/man.js OUT_FILE`.
+ * CI with `mandoc -T lint`. Written by scripts/assets.ts.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Command, Option } from 'commander';
-import { buildProgram } from '../src/cli.js';
 import { EXIT } from '../src/errors.js';
 import { ownVersion } from '../src/version.js';
 
@@ -191,17 +188,4 @@ export function manPage(program: Command, date: Date): string {
   }
   out.push('.SH SEE ALSO', '.BR openssl (1),', '.BR sha256sum (1),', '.BR systemd.socket (5)', '');
   return out.join('\n');
-}
-
-/** SOURCE_DATE_EPOCH (reproducible builds) or now. */
-function buildDate(): Date {
-  const epoch = process.env['SOURCE_DATE_EPOCH'];
-  return epoch ? new Date(Number(epoch) * 1000) : new Date();
-}
-
-if (import.meta.main) {
-  const target = process.argv[2];
-  if (!target) throw new Error('usage: node dist/scripts/man.js OUT_FILE');
-  await mkdir(dirname(target), { recursive: true });
-  await writeFile(target, manPage(buildProgram(), buildDate()));
 }

@@ -20,7 +20,7 @@ import {
 import { runInterruptible } from './interrupt.js';
 import { CONNREFUSED_RETRY_MS, connectionRefused, retry } from './retry.js';
 import { versionReport } from './version.js';
-import { userArguments } from './argv.js';
+import { isEntryPoint, userArguments } from './argv.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
 // or the YAML parser at start-up.
@@ -312,7 +312,7 @@ function printError(e: unknown): void {
 }
 
 // Run only as the entry point: the man page generator imports buildProgram() from here.
-if (import.meta.main) {
+if (isEntryPoint(import.meta)) {
   void main(userArguments()).then(
     (code) => {
       process.exitCode = code;

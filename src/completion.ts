@@ -171,13 +171,13 @@ function zshScript(name: string, specs: CommandSpec[]): string {
         `${id}() {`,
         '  local curcontext=$curcontext state line',
         '  _arguments -C \\',
-        `${args.join(' \\\n')}`,
+        args.join(' \\\n'),
         '  [[ $state == args ]] && _call_function ret ' + `${id}_\${words[1]//-/_}`,
         '}',
       );
     } else {
       if (s.argument) args.push(`    '1:argument:${action(s.argument)}'`);
-      lines.push(`${id}() {`, '  _arguments \\', `${args.join(' \\\n')}`, '}');
+      lines.push(`${id}() {`, '  _arguments \\', args.join(' \\\n'), '}');
     }
   }
   lines.push(`compdef ${f} ${name}`, '');

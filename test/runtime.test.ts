@@ -23,7 +23,11 @@ async function manifest(): Promise<Manifest> {
 describe('runtime', () => {
   it('the suite runs on the pinned Node.js (npm scripts put node_modules/.bin/node first)', async () => {
     const m = await manifest();
-    assert.equal(process.versions.node, m.devDependencies['node']);
+    assert.equal(
+      process.versions.node,
+      m.devDependencies['node'],
+      'run the tests through npm (npm test) after npm ci, which installs the pinned node',
+    );
     assert.equal(m.engines.node, '>=22');
   });
 

@@ -1,0 +1,61 @@
+/** securestream(1): generated from the commander definitions, lint-clean under mandoc. */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildProgram } from '../src/cli.js';
+import { EXIT } from '../src/errors.js';
+import { manPage, roffText } from '../scripts/man.js';
+import { tempDir } from './helpers/proc.js';
+
+const hasMandoc = spawnSync('mandoc', ['-V']).error === undefined;
+
+describe('man page', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let page: string;
+  before(async () => {
+    tmp = await tempDir();
+    page = manPage(buildProgram(), new Date('2026-11-29T00:00:00Z'));
+  });
+  after(async () => {
+    await tmp.remove();
+  });
+
+  it(
+    'mandoc -T lint reports nothing',
+    { skip: !hasMandoc && 'mandoc not installed (.ci/run installs it)' },
+    async () => {
+      const file = join(tmp.path, 'securestream.1');
+      await writeFile(file, page);
+      const r = spawnSync('mandoc', ['-T', 'lint', '-W', 'all', file], { encoding: 'utf8' });
+      assert.equal(`${r.stdout}${r.stderr}`, '');
+      assert.equal(r.status, 0);
+    },
+  );
+
+  it('names every command and every option of the program, with its placeholder', () => {
+    const walk = (c: ReturnType<typeof buildProgram>, path: string[]): void => {
+      if (path.length && c.commands.length === 0)
+        assert.ok(page.includes(`.SS ${roffText(path.join(' '))}\n`), path.join(' '));
+      for (const o of c.options)
+        if (o.long) assert.ok(page.includes(`\\fB${roffText(o.long)}\\fR`), o.long);
+      for (const s of c.commands) walk(s, [...path, s.name()]);
+    };
+    walk(buildProgram(), []);
+    assert.match(page, /^\.TH SECURESTREAM 1 2026-11-29 "securestream \d+\.\d+\.\d+"/);
+  });
+
+  it('has the exit-status table with every code, and examples', () => {
+    const table = /\.TS\n[^]*?\.TE/.exec(page)?.[0] ?? '';
+    const codes = [...table.matchAll(/^(\d+)\|T\{$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(codes, Object.values(EXIT));
+    assert.match(page, /\.SH EXAMPLES\n[^]*securestream pki init \\-\\-dir pki/);
+  });
+
+  it('escapes what roff would take for requests or escapes', () => {
+    assert.equal(roffText('.hidden'), '\\&.hidden');
+    assert.equal(roffText("'quote"), "\\&'quote");
+    assert.equal(roffText('a\\b --x'), 'a\\eb \\-\\-x');
+  });
+});
