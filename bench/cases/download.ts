@@ -6,6 +6,7 @@ import { GiB, MB, fmt, sizeName, stat, type Stat } from '../measure.js';
 import { encryptContenders } from './encrypt.js';
 import { startNginx, nginxGet, NGINX_NOTES } from '../peers/nginx.js';
 import { startSServer, sServerGet } from '../peers/s_server.js';
+import { ddCopy, startNoServer } from '../peers/dd.js';
 import { getCmd, startServe } from '../peers/securestream.js';
 import { scpGet, sftpGet, startSshd, type SshServer } from '../peers/sshd.js';
 import {
@@ -46,6 +47,20 @@ export function contenders(ctx: CaseContext): Contender[] {
       start: () => startNginx(p),
       command: (s, f, out) => nginxGet(p, s.port, f.name, out),
       fsyncAfter: true,
+    },
+    {
+      // A reference, not the target: curl's copy is still in the page cache when timed.
+      name: 'nginx + curl, no sync',
+      skip: miss('nginx', 'curl'),
+      start: () => startNginx(p),
+      command: (s, f, out) => nginxGet(p, s.port, f.name, out),
+      fsyncAfter: false,
+    },
+    {
+      name: 'dd conv=fsync (disk only)',
+      start: () => startNoServer(),
+      command: (_s, f, out) => ddCopy(f.path, out),
+      fsyncAfter: false,
     },
     {
       name: 's_server -WWW + curl',
@@ -194,6 +209,13 @@ export async function caseDownloads(
   const tracks = await rounds(ctx, [...plain, ...enc.list], file, 'dl');
   const f = { size: file.size, sparse: file.sparse };
   const ss = tracks[0];
+  const dd = tracks.find((t) => t.name.startsWith('dd '));
+  const vsDisk =
+    ss && dd && which.download
+      ? [
+          `securestream get ÷ dd conv=fsync of the same file, same rounds (time over time): ${fmt(ratio(dd, ss, mbps(file.size)), 2)}`,
+        ]
+      : [];
   return {
     ...(which.download
       ? {
@@ -203,6 +225,7 @@ export async function caseDownloads(
               `nginx: ${NGINX_NOTES}`,
               'curl, sftp and scp do not fsync; their copy is fsynced after exit and that time is in MB/s, as securestream get fsyncs before its rename',
               'securestream get figures include its node start-up (the real CLI, one process per download)',
+              ...vsDisk,
             ],
             tracks: tracks.slice(0, plain.length),
           },

@@ -9,6 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunResult } from './proc.js';
 
+type Result = Pick<RunResult, 'code' | 'signal' | 'stdout' | 'stderr'>;
+
 export interface Installed {
   /** The command, e.g. [PREFIX/bin/securestream] or [dist/bin/securestream-linux-x64]. */
   cmd: string[];
@@ -16,7 +18,7 @@ export interface Installed {
 }
 
 /** Runs the installed command with ARGS in `cwd`, to completion (killed after 60 s). */
-export function runInstalled(it: Installed, args: string[], cwd: string): Promise<RunResult> {
+export function runInstalled(it: Installed, args: string[], cwd: string): Promise<Result> {
   const [file, ...pre] = it.cmd;
   return new Promise((resolve, reject) => {
     const p = spawn(file ?? '', [...pre, ...args], {
