@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { SecureStreamError } from '../errors.js';
 import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
 import { explainServerTlsError } from './explain.js';
-import { peerIdentity } from './peer.js';
+import { PeerIdentityCache } from './peer.js';
 import { formatHostPort, unmapIPv4 } from './address.js';
 import { DigestCache } from './digestcache.js';
 import type { Authorizer } from '../access.js';
@@ -44,6 +44,7 @@ export class FileServer {
   /** Log lines of connections, written once each connection has closed. */
   private readonly logged = new Set<Promise<void>>();
   private readonly digests = new DigestCache();
+  private readonly identities = new PeerIdentityCache();
   private opts: ServerOptions;
 
   constructor(
@@ -191,7 +192,7 @@ export class FileServer {
     this.handshakeDeadlines.delete(key);
     const id = `${this.opts.connectionIdPrefix ?? ''}${this.nextId++}`;
     const started = process.hrtime.bigint();
-    const peer = peerIdentity(s);
+    const peer = this.identities.identify(s);
     const addr = s.remoteAddress ?? '?';
     const opts = this.opts;
     const { limits } = opts;
