@@ -4,14 +4,17 @@
  * other tests run from.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, symlink } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** dist/test/helpers → the package root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** Copies the tree into `dest`; `withModules` links the root's node_modules in as well. */
+/**
+ * Copies the tree into `dest`; `withModules` also runs `npm ci` there as a clone would (from
+ * npm's cache where it can; install scripts skipped: the pinned node comes from PATH).
+ */
 export async function copySource(dest: string, withModules: boolean): Promise<void> {
   const files = execFileSync(
     'git',
@@ -30,5 +33,12 @@ export async function copySource(dest: string, withModules: boolean): Promise<vo
       if ((e as { code?: string }).code !== 'ENOENT') throw e;
     });
   }
-  if (withModules) await symlink(join(ROOT, 'node_modules'), join(dest, 'node_modules'));
+  if (withModules) {
+    execFileSync('npm', ['ci', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: dest,
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` },
+      stdio: 'ignore',
+      timeout: 240_000,
+    });
+  }
 }
