@@ -106,6 +106,14 @@ export function buildProgram(): Command {
         'certificate revocation list, PEM (default: crl.pem of the --pki folder if it exists)',
       )
       .option(
+        '--proxy-protocol',
+        'expect a PROXY protocol header (v1 or v2) before TLS on every connection, from a --trusted-proxy only',
+      )
+      .option(
+        '--trusted-proxy <cidr...>',
+        'load balancers allowed to send PROXY headers: addresses or networks (198.18.0.0/15)',
+      )
+      .option(
         '--grace <duration>',
         'on SIGTERM/SIGINT, how long transfers in flight may finish',
         D.grace,

@@ -12,6 +12,7 @@ import type { InitPkiOptions, IssueClientOptions } from './pki/folder.js';
 import { pkiPaths, type Role } from './pki/load.js';
 import type { CrlSource } from './revocation.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './transport/limits.js';
+import type { PrefacePolicy, TrustedNetwork } from './transport/preface.js';
 import type { TlsMax } from './transport/tls.js';
 
 export const DEFAULT_PORT = 8443;
@@ -148,6 +149,9 @@ export interface ServeFlags extends PkiFlags {
   workers: string;
   crl?: string;
   access?: string;
+  proxyProtocol?: boolean;
+  /** `--trusted-proxy CIDR...`, repeatable, commas allowed. */
+  trustedProxy?: string[];
   logFormat?: 'json' | 'pretty';
 }
 
@@ -173,6 +177,8 @@ export interface ServeOptions {
   accessPath?: string | undefined;
   /** `--log-format`; absent, pretty on a terminal and JSON lines otherwise. */
   logFormat?: 'json' | 'pretty' | undefined;
+  /** PROXY protocol before TLS: off, or required from the trusted proxies. */
+  preface: PrefacePolicy;
 }
 
 /** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
@@ -209,7 +215,54 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     crl: crlSource(f),
     accessPath: f.access === undefined ? undefined : nonEmpty(f.access, '--access'),
     logFormat: f.logFormat,
+    preface: prefacePolicy(f.proxyProtocol === true, f.trustedProxy),
   };
+}
+
+/**
+ * `--proxy-protocol` needs at least one `--trusted-proxy`, and `--trusted-proxy` means nothing
+ * without it: both mistakes would leave a server that trusts no one or everyone by surprise.
+ */
+export function prefacePolicy(
+  proxyProtocol: boolean,
+  trusted: string[] | undefined,
+): PrefacePolicy {
+  const list = (trusted ?? []).flatMap((t) => t.split(',')).map((t) => t.trim());
+  if (!proxyProtocol) {
+    if (list.length > 0) {
+      throw new UsageError(
+        '--trusted-proxy given without --proxy-protocol',
+        'add --proxy-protocol to accept PROXY headers from these addresses',
+      );
+    }
+    return { proxyProtocol: false };
+  }
+  if (list.length === 0) {
+    throw new UsageError(
+      '--proxy-protocol needs --trusted-proxy',
+      'name the load balancers, e.g. --trusted-proxy 198.18.0.1 or --trusted-proxy 10.0.0.0/8',
+    );
+  }
+  return { proxyProtocol: true, trustedProxies: list.map(parseCidr) };
+}
+
+/** `198.18.0.0/15`, `fd00::/8`, or one address (a /32 or /128), canonical prefix bits only. */
+export function parseCidr(text: string): TrustedNetwork {
+  const bad = (why: string): UsageError =>
+    new UsageError(
+      `invalid --trusted-proxy "${text}": ${why}`,
+      'use an address or a network such as 198.18.0.0/15 or fd00::/8',
+    );
+  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(text);
+  const address = m?.[1] ?? '';
+  const version = isIP(address);
+  if (!m || version === 0) throw bad('not an IP address');
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const max = version === 4 ? 32 : 128;
+  const prefix = m[2] === undefined ? max : Number(m[2]);
+  if (prefix > max || (m[2] !== undefined && /^0\d/.test(m[2])))
+    throw bad(`prefix must be 0 to ${max}`);
+  return { address, prefix, family };
 }
 
 function nonEmpty(text: string, flag: string): string {

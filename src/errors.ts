@@ -114,6 +114,12 @@ const EXIT_CLASS = {
   // A transfer as the server sees it; logged as its outcome, never shown to a user.
   'file-changed': 'failure',
   'client-gone': 'failure',
+
+  // What comes before TLS on a connection (transport/proxy.ts, transport/preface.ts); logged.
+  'proxy-header-invalid': 'failure',
+  'proxy-header-too-long': 'failure',
+  'proxy-header-unexpected': 'failure',
+  'proxy-untrusted': 'failure',
 } as const satisfies Record<string, ExitClass>;
 
 /** Every error code securestream raises. */

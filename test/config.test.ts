@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   SERVE_DEFAULTS,
   materialPaths,
+  parseCidr,
   parseDuration,
   parseHostPort,
   parsePort,
@@ -13,6 +14,7 @@ import {
 } from '../src/config.js';
 import { UsageError } from '../src/errors.js';
 import { resolveTlsPolicy } from '../src/transport/tls.js';
+import type { TrustedNetwork } from '../src/transport/preface.js';
 
 const usage = (f: () => unknown, re: RegExp): void => {
   assert.throws(f, (e: unknown) => e instanceof UsageError && re.test(e.message));
@@ -166,4 +168,46 @@ describe('serve flags', () => {
       (e: unknown) => e instanceof UsageError,
     );
   });
+
+  it('--proxy-protocol needs --trusted-proxy, and --trusted-proxy needs --proxy-protocol', () => {
+    assert.deepEqual(serveOptions(flags()).preface, { proxyProtocol: false });
+    usage(
+      () => serveOptions(flags({ proxyProtocol: true })),
+      /^--proxy-protocol needs --trusted-proxy$/,
+    );
+    usage(
+      () => serveOptions(flags({ trustedProxy: ['127.0.0.1'] })),
+      /^--trusted-proxy given without --proxy-protocol$/,
+    );
+    assert.deepEqual(
+      serveOptions(flags({ proxyProtocol: true, trustedProxy: ['198.18.0.0/15,::1', 'fd00::/8'] }))
+        .preface,
+      {
+        proxyProtocol: true,
+        trustedProxies: [
+          { address: '198.18.0.0', prefix: 15, family: 'ipv4' },
+          { address: '::1', prefix: 128, family: 'ipv6' },
+          { address: 'fd00::', prefix: 8, family: 'ipv6' },
+        ],
+      },
+    );
+  });
+
+  const cidrs: [string, TrustedNetwork | RegExp][] = [
+    ['127.0.0.1', { address: '127.0.0.1', prefix: 32, family: 'ipv4' }],
+    ['0.0.0.0/0', { address: '0.0.0.0', prefix: 0, family: 'ipv4' }],
+    ['::/0', { address: '::', prefix: 0, family: 'ipv6' }],
+    ['198.18.0.0/33', /prefix must be 0 to 32/],
+    ['fd00::/129', /prefix must be 0 to 128/],
+    ['10.0.0.0/08', /prefix must be 0 to 32/],
+    ['10.0.0.0/', /not an IP address/],
+    ['haproxy.local', /not an IP address/],
+    ['', /not an IP address/],
+  ];
+  for (const [text, want] of cidrs) {
+    it(`--trusted-proxy "${text}"`, () => {
+      if (want instanceof RegExp) usage(() => parseCidr(text), want);
+      else assert.deepEqual(parseCidr(text), want);
+    });
+  }
 });

@@ -107,6 +107,7 @@ export async function startServe(
       fd: opts.fd,
       limits: opts.limits,
       connectionIdPrefix,
+      preface: opts.preface,
     },
     log,
   );
@@ -121,6 +122,9 @@ export async function startServe(
     ...describe(loaded),
     limits: opts.limits,
     graceMs: opts.graceMs,
+    trustedProxies: opts.preface.proxyProtocol
+      ? opts.preface.trustedProxies.map((n) => `${n.address}/${n.prefix}`)
+      : undefined,
   };
   announce(`securestream: ${listeningSummary(fields)}`, fields);
   // One reload at a time: a second SIGHUP waits for the first, so the last one read wins.

@@ -4,7 +4,12 @@
  * Reload swaps the TLS material for new handshakes only; connections in flight keep theirs.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import type { Socket, AddressInfo } from 'node:net';
+import {
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+  type AddressInfo,
+} from 'node:net';
 import type { Logger } from '../log.js';
 import { SecureStreamError } from '../errors.js';
 import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
@@ -16,6 +21,7 @@ import type { Authorizer } from '../access.js';
 import type { BodyEncoder } from './body.js';
 import { Session } from './session.js';
 import type { ServerLimits } from './limits.js';
+import { NO_PROXY_PROTOCOL, PrefaceReader, type Endpoint, type PrefacePolicy } from './preface.js';
 
 export interface ServerOptions {
   rootReal: string;
@@ -30,10 +36,17 @@ export interface ServerOptions {
   encoderFor: (socket: TLSSocket) => BodyEncoder | undefined;
   /** Put before connection numbers in the log (`2-17`), so ids stay unique across workers. */
   connectionIdPrefix?: string | undefined;
+  /** PROXY protocol before TLS (`--proxy-protocol`, `--trusted-proxy`); default: none. */
+  preface?: PrefacePolicy | undefined;
 }
 
 export class FileServer {
+  /** Accepts TCP and reads what comes before TLS; `server` does TLS on what it hands over. */
+  private readonly listener: NetServer;
   private readonly server: Server;
+  private readonly preface: PrefaceReader;
+  /** Client and proxy of connections relayed with a PROXY header, by their TCP socket. */
+  private readonly relayed = new WeakMap<Socket, { client: Endpoint; proxy: Endpoint }>();
   private readonly sockets = new Set<Socket>();
   private readonly perAddress = new Map<string, number>();
   /** Absolute handshake deadlines by "address:port", cleared once the handshake is done. */
@@ -52,12 +65,13 @@ export class FileServer {
     private readonly log: Logger,
   ) {
     this.opts = opts;
+    this.preface = new PrefaceReader(opts.preface ?? NO_PROXY_PROTOCOL);
+    this.listener = createNetServer((s) => {
+      this.accept(s);
+    });
     this.server = createServer({
       ...serverTlsOptions(opts.pem, opts.policy),
       handshakeTimeout: opts.limits.handshakeTimeoutMs,
-    });
-    this.server.on('connection', (s: Socket) => {
-      this.admitTcp(s);
     });
     this.server.on('secureConnection', (s: TLSSocket) => {
       this.onSecure(s);
@@ -70,7 +84,7 @@ export class FileServer {
         typeof verify === 'string' ? explainServerTlsError(verify) : explainServerTlsError(err);
       this.log.warn(
         {
-          peer: peerAddr(s),
+          ...this.peerOf(s),
           outcome: 'handshake-failed',
           reason,
           ...(typeof verify === 'string' ? { verifyError: verify } : { error: errCode(err) }),
@@ -83,16 +97,16 @@ export class FileServer {
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
   async listen(): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      this.listener.once('error', reject);
       const at = this.opts.fd ?? { host: this.opts.host, port: this.opts.port };
-      this.server.listen(typeof at === 'number' ? { fd: at } : at, () => {
-        this.server.off('error', reject);
+      this.listener.listen(typeof at === 'number' ? { fd: at } : at, () => {
+        this.listener.off('error', reject);
         resolve();
       });
     }).catch((e: unknown) => {
       throw listenError(e, this.opts.host, this.opts.port);
     });
-    return this.server.address() as AddressInfo;
+    return this.listener.address() as AddressInfo;
   }
 
   /** New TLS material, policy and rules for connections accepted from now on. */
@@ -114,7 +128,7 @@ export class FileServer {
    */
   async shutdown(graceMs: number): Promise<{ forced: number }> {
     const closed = new Promise<void>((resolve) =>
-      this.server.close(() => {
+      this.listener.close(() => {
         resolve();
       }),
     );
@@ -141,22 +155,25 @@ export class FileServer {
     return n;
   }
 
-  private admitTcp(s: Socket): void {
-    const addr = s.remoteAddress ?? '?';
-    const n = (this.perAddress.get(addr) ?? 0) + 1;
+  /**
+   * A TCP connection: tracked from here (limits, shutdown, the handshake deadline), then its
+   * preface is read, then TLS starts on what follows.
+   */
+  private accept(s: Socket): void {
     const { limits } = this.opts;
-    const key = `${addr}:${s.remotePort ?? '?'}`;
+    const key = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+    let counted: string | undefined;
     this.sockets.add(s);
-    this.perAddress.set(addr, n);
+    s.on('error', () => undefined);
     // node's handshakeTimeout is the TLS socket's inactivity timer; that handshake bytes do not
     // reset it is undocumented. This deadline counts from accept whatever the client sends, so
-    // a ClientHello dripped a byte at a time cannot hold a slot past the limit.
+    // a ClientHello (or a PROXY header) dripped a byte at a time cannot hold a slot past it.
     const deadline = setTimeout(() => {
       this.handshakeDeadlines.delete(key);
       if (s.destroyed) return;
       this.log.warn(
         {
-          peer: peerAddr(s),
+          ...this.peerOf(s),
           outcome: 'handshake-failed',
           reason: `handshake not finished within ${limits.handshakeTimeoutMs} ms`,
         },
@@ -169,21 +186,64 @@ export class FileServer {
       clearTimeout(deadline);
       if (this.handshakeDeadlines.get(key) === deadline) this.handshakeDeadlines.delete(key);
       this.sockets.delete(s);
-      const left = (this.perAddress.get(addr) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(addr, left);
-      else this.perAddress.delete(addr);
+      if (counted === undefined) return;
+      const left = (this.perAddress.get(counted) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(counted, left);
+      else this.perAddress.delete(counted);
     });
-    // Far over a cap there is no point in paying for a handshake: drop at the TCP level.
-    // Just over a cap the handshake completes and the client is told `ERR busy` instead.
-    if (this.sockets.size > 2 * limits.maxConnections || n > 2 * limits.maxConnectionsPerAddress) {
-      this.log.warn(
-        { peer: peerAddr(s), outcome: 'busy' },
-        'connection dropped: over the hard cap',
-      );
-      s.destroy();
+    if (this.sockets.size > 2 * limits.maxConnections) {
+      this.dropBusy(s);
       return;
     }
-    s.on('error', () => undefined);
+    this.preface.read(s, (r) => {
+      if (!r.ok) {
+        this.log.warn(
+          { ...this.peerOf(s), outcome: r.outcome, error: r.error.code, reason: r.error.message },
+          'connection refused before TLS',
+        );
+        s.destroy();
+        return;
+      }
+      if (r.client && r.proxy) this.relayed.set(s, { client: r.client, proxy: r.proxy });
+      counted = r.client?.address ?? unmapIPv4(s.remoteAddress ?? '?');
+      const n = (this.perAddress.get(counted) ?? 0) + 1;
+      this.perAddress.set(counted, n);
+      if (n > 2 * limits.maxConnectionsPerAddress) {
+        this.dropBusy(s);
+        return;
+      }
+      this.server.emit('connection', s);
+    });
+  }
+
+  /**
+   * Far over a cap there is no point in paying for a handshake: drop at the TCP level.
+   * Just over a cap the handshake completes and the client is told `ERR busy` instead.
+   */
+  private dropBusy(s: Socket): void {
+    this.log.warn({ ...this.peerOf(s), outcome: 'busy' }, 'connection dropped: over the hard cap');
+    s.destroy();
+  }
+
+  /**
+   * The client as logs show it: the address a PROXY header carried, with the balancer it came
+   * through as `proxy`; otherwise the TCP peer. Works for the TCP socket and the TLS one above.
+   */
+  private peerOf(s: Socket): { peer: string; proxy?: string } {
+    const raw = rawSocket(s);
+    const relayed = this.relayed.get(raw);
+    if (!relayed) return { peer: peerAddr(s) };
+    const { client, proxy } = relayed;
+    return {
+      peer: formatHostPort(client.address, client.port),
+      proxy: formatHostPort(proxy.address, proxy.port),
+    };
+  }
+
+  /** The address that per-address limits count for this connection. */
+  private limitAddress(s: Socket): string {
+    const raw = rawSocket(s);
+    return this.relayed.get(raw)?.client.address ?? unmapIPv4(s.remoteAddress ?? '?');
   }
 
   private onSecure(s: TLSSocket): void {
@@ -193,7 +253,8 @@ export class FileServer {
     const id = `${this.opts.connectionIdPrefix ?? ''}${this.nextId++}`;
     const started = process.hrtime.bigint();
     const peer = this.identities.identify(s);
-    const addr = s.remoteAddress ?? '?';
+    const addr = this.limitAddress(s);
+    const who = this.peerOf(s);
     const opts = this.opts;
     const { limits } = opts;
     // Read now: after close, node no longer reports the session's protocol and suite.
@@ -213,7 +274,7 @@ export class FileServer {
       this.log.info(
         {
           conn: id,
-          peer: peerAddr(s),
+          ...who,
           subject: peer?.subject,
           fingerprint256: peer?.fingerprint256,
           protocol,
@@ -245,10 +306,17 @@ export class FileServer {
   }
 }
 
+/**
+ * The TCP socket beneath a TLS socket (node's `_parent`, not public API), or the socket itself.
+ * A TLS socket destroyed during the handshake has lost its handle; the TCP socket still knows
+ * the address.
+ */
+function rawSocket(s: Socket): Socket {
+  return (s as Socket & { _parent?: Socket | null })._parent ?? s;
+}
+
 function peerAddr(s: Socket): string {
-  // A TLS socket destroyed during the handshake has lost its handle; the TCP socket beneath
-  // it (node's `_parent`, not public API) still knows the address.
-  const raw = (s as Socket & { _parent?: Socket | null })._parent ?? s;
+  const raw = rawSocket(s);
   const a = s.remoteAddress ?? raw.remoteAddress;
   const port = s.remotePort ?? raw.remotePort ?? '?';
   return a === undefined ? `?:${port}` : formatHostPort(unmapIPv4(a), port);
