@@ -114,6 +114,10 @@ export function buildProgram(): Command {
         'load balancers allowed to send PROXY headers: addresses or networks (198.18.0.0/15)',
       )
       .option(
+        '--status-listen <[addr:]port>',
+        'serve /healthz and /metrics (Prometheus) over plain HTTP here; PORT alone is on 127.0.0.1 (default: off)',
+      )
+      .option(
         '--grace <duration>',
         'on SIGTERM/SIGINT, how long transfers in flight may finish',
         D.grace,

@@ -150,6 +150,7 @@ export interface ServeFlags extends PkiFlags {
   crl?: string;
   access?: string;
   proxyProtocol?: boolean;
+  statusListen?: string;
   /** `--trusted-proxy CIDR...`, repeatable, commas allowed. */
   trustedProxy?: string[];
   logFormat?: 'json' | 'pretty';
@@ -179,6 +180,8 @@ export interface ServeOptions {
   logFormat?: 'json' | 'pretty' | undefined;
   /** PROXY protocol before TLS: off, or required from the trusted proxies. */
   preface: PrefacePolicy;
+  /** `--status-listen`: where /healthz and /metrics answer; off when absent. */
+  status?: { host: string; port: number } | undefined;
 }
 
 /** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
@@ -216,7 +219,28 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     accessPath: f.access === undefined ? undefined : nonEmpty(f.access, '--access'),
     logFormat: f.logFormat,
     preface: prefacePolicy(f.proxyProtocol === true, f.trustedProxy),
+    status: f.statusListen === undefined ? undefined : parseStatusListen(f.statusListen),
   };
+}
+
+/**
+ * `--status-listen PORT` (loopback, 127.0.0.1), `ADDR:PORT` or `[IPv6]:PORT`: where /healthz
+ * and /metrics answer. Port 0 picks a free one (the log line `status listening` says which).
+ */
+export function parseStatusListen(text: string): { host: string; port: number } {
+  const bad = (): UsageError =>
+    new UsageError(
+      `invalid --status-listen "${text}"`,
+      'use PORT (on 127.0.0.1), ADDR:PORT or [IPv6]:PORT, e.g. 9100 or 0.0.0.0:9100',
+    );
+  const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d{1,5})$/.exec(text);
+  if (!m) throw bad();
+  const host = m[1] ?? m[2] ?? '127.0.0.1';
+  if (m[1] !== undefined && isIP(host) !== 6) throw bad();
+  if (m[2] !== undefined && isIP(host) !== 4 && !/^[A-Za-z0-9.-]{1,253}$/.test(host)) throw bad();
+  const port = Number(m[3]);
+  if (port > 65535) throw bad();
+  return { host, port };
 }
 
 /**

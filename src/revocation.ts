@@ -25,6 +25,8 @@ export interface LoadedCrl {
   pem: string[];
   /** Serials listed, over all blocks. */
   revokedCount: number;
+  /** The earliest nextUpdate over all blocks: OpenSSL rejects every client after it. */
+  nextUpdate?: Date | undefined;
 }
 
 /**
@@ -58,7 +60,9 @@ export async function loadCrl(
     (n, b) => n + (b.list.tbsCertList.revokedCertificates?.length ?? 0),
     0,
   );
-  return { path, pem: blocks.map((b) => b.text), revokedCount };
+  const next = blocks.flatMap((b) => b.list.tbsCertList.nextUpdate?.getTime().getTime() ?? []);
+  const nextUpdate = next.length > 0 ? new Date(Math.min(...next)) : undefined;
+  return { path, pem: blocks.map((b) => b.text), revokedCount, nextUpdate };
 }
 
 function uncovered(path: string, ca: X509Certificate): SecureStreamError {

@@ -8,6 +8,7 @@ import {
   parseHostPort,
   parsePort,
   parseSize,
+  parseStatusListen,
   parseWorkers,
   serveOptions,
   type ServeFlags,
@@ -208,6 +209,26 @@ describe('serve flags', () => {
     it(`--trusted-proxy "${text}"`, () => {
       if (want instanceof RegExp) usage(() => parseCidr(text), want);
       else assert.deepEqual(parseCidr(text), want);
+    });
+  }
+
+  const statusListen: [string, { host: string; port: number } | undefined][] = [
+    ['9100', { host: '127.0.0.1', port: 9100 }],
+    ['0', { host: '127.0.0.1', port: 0 }],
+    ['0.0.0.0:9100', { host: '0.0.0.0', port: 9100 }],
+    ['[::1]:9100', { host: '::1', port: 9100 }],
+    ['localhost:9100', { host: 'localhost', port: 9100 }],
+    ['65536', undefined],
+    [':9100', undefined],
+    ['::1:9100', undefined],
+    ['[127.0.0.1]:9100', undefined],
+    ['host:', undefined],
+    ['http://0.0.0.0:9100', undefined],
+  ];
+  for (const [text, want] of statusListen) {
+    it(`--status-listen "${text}"`, () => {
+      if (want) assert.deepEqual(parseStatusListen(text), want);
+      else usage(() => parseStatusListen(text), /^invalid --status-listen/);
     });
   }
 });

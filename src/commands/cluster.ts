@@ -9,6 +9,7 @@ import { SecureStreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listeningSummary, type ListeningFields } from '../logformat.js';
 import { processSignals, type Announce, type Controls } from './control.js';
+import { startPrimaryStatus } from '../status/cluster.js';
 
 type Message =
   | { securestream: 'listening'; fields: ListeningFields & Record<string, unknown> }
@@ -66,7 +67,12 @@ export const isClusterWorker = (): boolean => cluster.isWorker;
 export const workerId = (): number => cluster.worker?.id ?? 0;
 
 /** Runs the primary until every worker has stopped after a stop request. */
-export async function runPrimary(workers: number, log: Logger, announce: Announce): Promise<void> {
+export async function runPrimary(
+  workers: number,
+  log: Logger,
+  announce: Announce,
+  status?: { host: string; port: number },
+): Promise<void> {
   const born = new Map<Worker, number>();
   let stopping = false;
   let announced = false;
@@ -149,7 +155,9 @@ export async function runPrimary(workers: number, log: Logger, announce: Announc
       for (const w of born.keys()) w.kill('SIGKILL');
       throw e;
     }
+    const endpoint = status && (await startPrimaryStatus(status, () => !stopping, log));
     await exited;
+    await endpoint?.close();
   } finally {
     unsubscribe();
   }

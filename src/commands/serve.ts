@@ -7,9 +7,11 @@ import { serveUntilSignalled, type Announce } from './control.js';
 import type { ServeOptions } from '../config.js';
 import { resolveRoot } from '../files.js';
 import { listeningSummary } from '../logformat.js';
-import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
+import { loadTlsMaterial, parseCertificates, type TlsMaterial } from '../pki/load.js';
 import { loadCrl, type LoadedCrl } from '../revocation.js';
 import { FileServer } from '../transport/server.js';
+import { ServeStatus } from '../status/attach.js';
+import type { MaterialExpiry, ReloadTrigger } from '../status/metrics.js';
 import { sstreamEncoderFor } from '../transport/sstream.js';
 import { resolveTlsPolicy, type ServerKeyKind, type TlsPolicy } from '../transport/tls.js';
 
@@ -50,6 +52,16 @@ function describe(l: Loaded): Record<string, unknown> {
   };
 }
 
+/** Expiry dates of the material in force, for the metrics. */
+function expiry(l: Loaded): MaterialExpiry {
+  const ca = parseCertificates(l.material.ca, 'ca').map((c) => Date.parse(c.validTo));
+  return {
+    certificateNotAfter: l.material.certInfo.notAfter.getTime(),
+    caNotAfter: Math.min(...ca),
+    crlNextUpdate: l.crl?.nextUpdate?.getTime(),
+  };
+}
+
 async function checkRoot(root: string): Promise<string> {
   try {
     if (!(await stat(root)).isDirectory()) {
@@ -77,7 +89,7 @@ export interface RunningServer {
   address: string;
   port: number;
   /** Re-reads material and rules; on failure keeps the old ones and says why. */
-  reload(): Promise<boolean>;
+  reload(trigger?: ReloadTrigger): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -99,9 +111,11 @@ export async function startServe(
     authorize: l.access?.authorize ?? ALLOW_ALL,
     encoderFor: opts.encrypt ? sstreamEncoderFor : () => undefined,
   });
+  const status = new ServeStatus(opts.status);
   const server = new FileServer(
     {
       ...wire(loaded),
+      observer: status.observer,
       host: opts.host,
       port: opts.port,
       fd: opts.fd,
@@ -127,18 +141,24 @@ export async function startServe(
       : undefined,
   };
   announce(`securestream: ${listeningSummary(fields)}`, fields);
+  status.material(expiry(loaded));
+  await status.start(server, log);
   // One reload at a time: a second SIGHUP waits for the first, so the last one read wins.
   let reloading: Promise<boolean> = Promise.resolve(true);
-  const reloadOnce = async (): Promise<boolean> => {
+  const reloadOnce = async (trigger: ReloadTrigger): Promise<boolean> => {
     try {
       const next = await loadAll(opts, loaded);
       server.reload(wire(next));
       loaded = next;
-      log.info(describe(next), 'reloaded');
+      log.info({ trigger, ...describe(next) }, 'reloaded');
+      status.reloaded(trigger, true);
+      status.material(expiry(next));
       return true;
     } catch (e) {
+      status.reloaded(trigger, false);
       log.error(
         {
+          trigger,
           reason: e instanceof Error ? e.message : String(e),
           code: (e as { code?: unknown }).code,
         },
@@ -151,12 +171,14 @@ export async function startServe(
     server,
     address: addr.address,
     port: addr.port,
-    reload() {
-      reloading = reloading.then(reloadOnce);
+    reload(trigger: ReloadTrigger = 'signal') {
+      reloading = reloading.then(() => reloadOnce(trigger));
       return reloading;
     },
     async stop() {
+      status.drain();
       const { forced } = await server.shutdown(opts.graceMs);
+      await status.close();
       log.info({ forced }, 'stopped');
     },
   };
@@ -198,6 +220,6 @@ export async function runServe(opts: ServeOptions, out: (line: string) => void):
     );
   } else {
     await checkServe(opts); // one clear error here rather than one per worker
-    await cluster.runPrimary(opts.workers, log, announce);
+    await cluster.runPrimary(opts.workers, log, announce, opts.status);
   }
 }

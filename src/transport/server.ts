@@ -21,6 +21,7 @@ import type { Authorizer } from '../access.js';
 import type { BodyEncoder } from './body.js';
 import { Session } from './session.js';
 import type { ServerLimits } from './limits.js';
+import type { ServerObserver } from '../status/metrics.js';
 import { NO_PROXY_PROTOCOL, PrefaceReader, type Endpoint, type PrefacePolicy } from './preface.js';
 
 export interface ServerOptions {
@@ -38,6 +39,8 @@ export interface ServerOptions {
   connectionIdPrefix?: string | undefined;
   /** PROXY protocol before TLS (`--proxy-protocol`, `--trusted-proxy`); default: none. */
   preface?: PrefacePolicy | undefined;
+  /** Told of every handshake and request, for metrics. */
+  observer?: ServerObserver | undefined;
 }
 
 export class FileServer {
@@ -58,6 +61,8 @@ export class FileServer {
   private readonly logged = new Set<Promise<void>>();
   private readonly digests = new DigestCache();
   private readonly identities = new PeerIdentityCache();
+  /** Body bytes of connections that have closed. */
+  private closedBytes = 0;
   private opts: ServerOptions;
 
   constructor(
@@ -82,6 +87,7 @@ export class FileServer {
       const verify = s.authorizationError as unknown;
       const reason =
         typeof verify === 'string' ? explainServerTlsError(verify) : explainServerTlsError(err);
+      this.opts.observer?.handshake('failed');
       this.log.warn(
         {
           ...this.peerOf(s),
@@ -119,6 +125,13 @@ export class FileServer {
 
   get connectionCount(): number {
     return this.sockets.size;
+  }
+
+  /** Body bytes handed to sockets since start, transfers in flight included. */
+  get bytesSent(): number {
+    let n = this.closedBytes;
+    for (const session of this.sessions) n += session.bytesSent;
+    return n;
   }
 
   /**
@@ -171,6 +184,7 @@ export class FileServer {
     const deadline = setTimeout(() => {
       this.handshakeDeadlines.delete(key);
       if (s.destroyed) return;
+      this.opts.observer?.handshake('timeout');
       this.log.warn(
         {
           ...this.peerOf(s),
@@ -197,6 +211,7 @@ export class FileServer {
     }
     this.preface.read(s, (r) => {
       if (!r.ok) {
+        this.opts.observer?.handshake('preface-refused');
         this.log.warn(
           { ...this.peerOf(s), outcome: r.outcome, error: r.error.code, reason: r.error.message },
           'connection refused before TLS',
@@ -221,6 +236,7 @@ export class FileServer {
    * Just over a cap the handshake completes and the client is told `ERR busy` instead.
    */
   private dropBusy(s: Socket): void {
+    this.opts.observer?.handshake('over-limit');
     this.log.warn({ ...this.peerOf(s), outcome: 'busy' }, 'connection dropped: over the hard cap');
     s.destroy();
   }
@@ -250,6 +266,7 @@ export class FileServer {
     const key = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
     clearTimeout(this.handshakeDeadlines.get(key));
     this.handshakeDeadlines.delete(key);
+    this.opts.observer?.handshake('ok');
     const id = `${this.opts.connectionIdPrefix ?? ''}${this.nextId++}`;
     const started = process.hrtime.bigint();
     const peer = this.identities.identify(s);
@@ -271,6 +288,9 @@ export class FileServer {
     this.sessions.add(session);
     const logged = session.done.then((out) => {
       this.sessions.delete(session);
+      this.closedBytes += out.bytes;
+      const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+      this.opts.observer?.request({ protocol: 'line', outcome: out.outcome, durationMs });
       this.log.info(
         {
           conn: id,
@@ -286,7 +306,7 @@ export class FileServer {
           reason: out.reason,
           error: out.error,
           bytes: out.bytes,
-          durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+          durationMs,
           sha256: out.sha256,
           plaintextSha256: out.plaintextSha256,
         },

@@ -126,6 +126,11 @@ export class Session {
     }, ctx.requestTimeoutMs);
   }
 
+  /** Body bytes handed to the socket so far. */
+  get bytesSent(): number {
+    return this.progress.bytes;
+  }
+
   /**
    * Answers `ERR code message` without reading a request (connection caps). What the client
    * sends is read and dropped: unread data would hold back 'end', and with it the close.
