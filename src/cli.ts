@@ -114,6 +114,10 @@ export function buildProgram(): Command {
         'load balancers allowed to send PROXY headers: addresses or networks (198.18.0.0/15)',
       )
       .option(
+        '--reload-interval <duration>',
+        'also reload when the content of certificate, key, CA, CRL or rules files changes, looking this often (symlink flips included)',
+      )
+      .option(
         '--status-listen <[addr:]port>',
         'serve /healthz and /metrics (Prometheus) over plain HTTP here; PORT alone is on 127.0.0.1 (default: off)',
       )

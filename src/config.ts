@@ -151,6 +151,7 @@ export interface ServeFlags extends PkiFlags {
   access?: string;
   proxyProtocol?: boolean;
   statusListen?: string;
+  reloadInterval?: string;
   /** `--trusted-proxy CIDR...`, repeatable, commas allowed. */
   trustedProxy?: string[];
   logFormat?: 'json' | 'pretty';
@@ -182,6 +183,8 @@ export interface ServeOptions {
   preface: PrefacePolicy;
   /** `--status-listen`: where /healthz and /metrics answer; off when absent. */
   status?: { host: string; port: number } | undefined;
+  /** `--reload-interval`: how often to look for changed material and rules, in ms; off when absent. */
+  reloadIntervalMs?: number | undefined;
 }
 
 /** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
@@ -220,6 +223,10 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     logFormat: f.logFormat,
     preface: prefacePolicy(f.proxyProtocol === true, f.trustedProxy),
     status: f.statusListen === undefined ? undefined : parseStatusListen(f.statusListen),
+    reloadIntervalMs:
+      f.reloadInterval === undefined
+        ? undefined
+        : parseDuration(f.reloadInterval, '--reload-interval'),
   };
 }
 

@@ -29,6 +29,12 @@ export interface LoadedCrl {
   nextUpdate?: Date | undefined;
 }
 
+/** The file a CRL source reads (it may not exist for a PKI folder), or none. */
+export function crlPath(source: CrlSource): string | undefined {
+  if (source.kind === 'none') return undefined;
+  return source.kind === 'explicit' ? source.path : join(source.dir, CRL_FILE);
+}
+
 /**
  * Loads the CRL for `caPem`. `previous` is the CRL in force: a reload that no longer finds the
  * PKI folder's crl.pem fails rather than quietly readmitting every revoked client.
@@ -38,8 +44,8 @@ export async function loadCrl(
   caPem: string,
   previous?: LoadedCrl,
 ): Promise<LoadedCrl | undefined> {
-  if (source.kind === 'none') return undefined;
-  const path = source.kind === 'explicit' ? source.path : join(source.dir, CRL_FILE);
+  const path = crlPath(source);
+  if (path === undefined) return undefined;
   if (source.kind === 'pki' && !(await pathExists(path))) {
     if (previous) {
       throw new SecureStreamError(

@@ -8,7 +8,8 @@ import type { ServeOptions } from '../config.js';
 import { resolveRoot } from '../files.js';
 import { listeningSummary } from '../logformat.js';
 import { loadTlsMaterial, parseCertificates, type TlsMaterial } from '../pki/load.js';
-import { loadCrl, type LoadedCrl } from '../revocation.js';
+import { crlPath, loadCrl, type LoadedCrl } from '../revocation.js';
+import { ContentWatch, contentFingerprint } from '../reloadwatch.js';
 import { FileServer } from '../transport/server.js';
 import { ServeStatus } from '../status/attach.js';
 import type { MaterialExpiry, ReloadTrigger } from '../status/metrics.js';
@@ -50,6 +51,19 @@ function describe(l: Loaded): Record<string, unknown> {
     revoked: l.crl?.revokedCount ?? 0,
     access: l.access ? `${l.access.source} (${l.access.rules.length} rules)` : 'any client',
   };
+}
+
+/** The files a reload reads, in a fixed order (a CRL or rules file may be absent). */
+function reloadedFiles(opts: ServeOptions): string[] {
+  const { caPath, certPath, keyPath } = opts.material;
+  const crl = crlPath(opts.crl);
+  return [
+    caPath,
+    certPath,
+    keyPath,
+    ...(crl ? [crl] : []),
+    ...(opts.accessPath ? [opts.accessPath] : []),
+  ];
 }
 
 /** Expiry dates of the material in force, for the metrics. */
@@ -103,6 +117,8 @@ export async function startServe(
   announce: Announce,
   connectionIdPrefix = '',
 ): Promise<RunningServer> {
+  const watched = reloadedFiles(opts);
+  const baseline = opts.reloadIntervalMs && (await contentFingerprint(watched));
   let loaded = await loadAll(opts);
   const wire = (l: Loaded) => ({
     pem: { ca: l.material.ca, cert: l.material.cert, key: l.material.key, crl: l.crl?.pem },
@@ -167,15 +183,21 @@ export async function startServe(
       return false;
     }
   };
+  const reload = (trigger: ReloadTrigger = 'signal'): Promise<boolean> => {
+    reloading = reloading.then(() => reloadOnce(trigger));
+    return reloading;
+  };
+  const watch = opts.reloadIntervalMs
+    ? new ContentWatch(watched, opts.reloadIntervalMs, () => reload('interval'))
+    : undefined;
+  if (baseline) watch?.start(baseline);
   return {
     server,
     address: addr.address,
     port: addr.port,
-    reload(trigger: ReloadTrigger = 'signal') {
-      reloading = reloading.then(() => reloadOnce(trigger));
-      return reloading;
-    },
+    reload,
     async stop() {
+      watch?.stop();
       status.drain();
       const { forced } = await server.shutdown(opts.graceMs);
       await status.close();
