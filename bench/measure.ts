@@ -24,6 +24,29 @@ export function stat(samples: number[]): Stat {
   return { median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN, samples };
 }
 
+/** One contender's samples, indexed by round; a failed round stays empty. */
+export interface Rounds<S> {
+  rounds: (S | undefined)[];
+}
+
+/** A figure over the rounds that have a sample. */
+export function figure<S>(t: Rounds<S>, f: (s: S) => number): Stat {
+  return stat(t.rounds.filter((s): s is S => s !== undefined).map(f));
+}
+
+/**
+ * Per-round ratios of a figure, a over b, for the rounds where both have a sample: each ratio
+ * pairs two measurements taken in the same round, under the same machine load.
+ */
+export function pairedRatio<S>(a: Rounds<S>, b: Rounds<S>, f: (s: S) => number): Stat {
+  const out: number[] = [];
+  a.rounds.forEach((s, r) => {
+    const o = b.rounds[r];
+    if (s && o) out.push(f(s) / f(o));
+  });
+  return stat(out);
+}
+
 /** `median (min–max)` with `digits` decimals. */
 export function fmt(s: Stat | undefined, digits = 0): string {
   if (!s || s.samples.length === 0) return '–';

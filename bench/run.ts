@@ -10,19 +10,14 @@ import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchFormat, formatReport, type FormatBench } from './format.js';
 import { ensureTools, fileSystem, machine } from './env.js';
-import { GiB, MiB, fmt, sizeName, table, type Stat } from './measure.js';
+import { GiB, MiB, figure, fmt, pairedRatio, sizeName, table, type Stat } from './measure.js';
 import { REPO, RESULTS, cliPath, snapshotBuild } from './paths.js';
 import { makePki } from './pki.js';
 import { DROPPED_EXTRA_CA, cleanup, cleanupOnExit, tempDir } from './procs.js';
 import type { CaseContext, Plan, Served } from './cases/common.js';
-import {
-  caseConcurrent,
-  concurrentFigure,
-  concurrentRatio,
-  concurrentRows,
-} from './cases/concurrent.js';
-import { caseDownloads, downloadRows, mbps, ratio, type DownloadResult } from './cases/download.js';
-import { caseHandshakes, handshakeRatio, handshakeRows } from './cases/handshakes.js';
+import { caseConcurrent, concurrentRows } from './cases/concurrent.js';
+import { caseDownloads, downloadRows, mbps, type DownloadResult } from './cases/download.js';
+import { caseHandshakes, handshakeRows, perSecond } from './cases/handshakes.js';
 import { caseMemory, memoryGrowth, memoryRows } from './cases/memory.js';
 
 const CASES = ['download', 'encrypt', 'handshake', 'concurrent', 'memory', 'format'] as const;
@@ -167,7 +162,7 @@ function targets(r: Results): string[][] {
     const by = mbps(r.download.file.size);
     line(
       '1. securestream ÷ nginx+curl MB/s ≥ 1.0',
-      ss && ng && !ng.skip ? ratio(ss, ng, by) : undefined,
+      ss && ng && !ng.skip ? pairedRatio(ss, ng, by) : undefined,
       (m) => m >= 1,
     );
   }
@@ -176,12 +171,12 @@ function targets(r: Results): string[][] {
     const by = mbps(r.encrypt.file.size);
     line(
       '2. encrypt → get ÷ plain MB/s ≥ 0.5',
-      verify && plain ? ratio(verify, plain, by) : undefined,
+      verify && plain ? pairedRatio(verify, plain, by) : undefined,
       (m) => m >= 0.5,
     );
     line(
       '2. encrypt → get --decrypt ÷ plain ≥ 0.5',
-      dec && plain ? ratio(dec, plain, by) : undefined,
+      dec && plain ? pairedRatio(dec, plain, by) : undefined,
       (m) => m >= 0.5,
     );
   }
@@ -191,7 +186,7 @@ function targets(r: Results): string[][] {
       const b = r.handshake.find((t) => t.server === 'nginx' && t.client === client);
       line(
         `3. handshakes/s ÷ nginx (1 worker) ≥ 1.0, ${client}`,
-        a && b && !b.skip ? handshakeRatio(a, b) : undefined,
+        a && b && !b.skip ? pairedRatio(a, b, perSecond) : undefined,
         (m) => m >= 1,
       );
     }
@@ -202,12 +197,12 @@ function targets(r: Results): string[][] {
       const who = a.name.replace('securestream, ', '');
       line(
         `4. total time ÷ nginx ≤ 1.0 (${who})`,
-        b && !b.skip ? concurrentRatio(a, b, (s) => s.total) : undefined,
+        b && !b.skip ? pairedRatio(a, b, (s) => s.total) : undefined,
         (m) => m <= 1,
       );
       line(
         `4. server peak RSS < 200 MB (${who})`,
-        concurrentFigure(a, (s) => s.serverRss / 1e6),
+        figure(a, (s) => s.serverRss / 1e6),
         (m) => m < 200,
         0,
       );

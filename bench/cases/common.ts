@@ -168,9 +168,3 @@ export function rotate<T>(list: T[], r: number): T[] {
   const k = list.length ? r % list.length : 0;
   return [...list.slice(k), ...list.slice(0, k)];
 }
-
-/** Per-round ratios a/b of two sample lists of the same length (rounds paired). */
-export function pairedRatios(a: number[], b: number[]): number[] {
-  const n = Math.min(a.length, b.length);
-  return Array.from({ length: n }, (_, i) => (a[i] ?? NaN) / (b[i] ?? NaN));
-}

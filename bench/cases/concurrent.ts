@@ -8,7 +8,16 @@
  */
 import { rm, stat as fsStat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MB, TreeWatch, fmt, sizeName, stat, timed, type Stat } from '../measure.js';
+import {
+  MB,
+  TreeWatch,
+  figure,
+  fmt,
+  pairedRatio,
+  sizeName,
+  timed,
+  type Rounds,
+} from '../measure.js';
 import { fetcherPath } from '../paths.js';
 import { nginxGet, startNginx } from '../peers/nginx.js';
 import { getCmd, startServe } from '../peers/securestream.js';
@@ -33,10 +42,9 @@ export interface ConcurrentSample {
   clientRss: number;
 }
 
-export interface ConcurrentTrack {
+export interface ConcurrentTrack extends Rounds<ConcurrentSample> {
   name: string;
   skip?: string | undefined;
-  rounds: (ConcurrentSample | undefined)[];
   errors: string[];
 }
 
@@ -204,23 +212,6 @@ export async function caseConcurrent(ctx: CaseContext): Promise<ConcurrentTrack[
 
 const some = (t: ConcurrentTrack) => t.rounds.filter((s): s is ConcurrentSample => s !== undefined);
 
-export function concurrentFigure(t: ConcurrentTrack, f: (s: ConcurrentSample) => number): Stat {
-  return stat(some(t).map(f));
-}
-
-export function concurrentRatio(
-  a: ConcurrentTrack,
-  b: ConcurrentTrack,
-  f: (s: ConcurrentSample) => number,
-): Stat {
-  const out: number[] = [];
-  a.rounds.forEach((s, r) => {
-    const o = b.rounds[r];
-    if (s && o) out.push(f(s) / f(o));
-  });
-  return stat(out);
-}
-
 export function concurrentRows(tracks: ConcurrentTrack[]): string[][] {
   const base = tracks.find((t) => t.name.startsWith('nginx'));
   const rows = [
@@ -246,25 +237,25 @@ export function concurrentRows(tracks: ConcurrentTrack[]): string[][] {
     rows.push([
       t.name,
       fmt(
-        concurrentFigure(t, (s) => s.total),
+        figure(t, (s) => s.total),
         1,
       ),
       base && base !== t && some(base).length
         ? fmt(
-            concurrentRatio(t, base, (s) => s.total),
+            pairedRatio(t, base, (s) => s.total),
             2,
           )
         : '1',
-      fmt(concurrentFigure(t, (s) => s.serverRss / MB)),
+      fmt(figure(t, (s) => s.serverRss / MB)),
       fmt(
-        concurrentFigure(t, (s) => s.serverCpu),
+        figure(t, (s) => s.serverCpu),
         1,
       ),
       fmt(
-        concurrentFigure(t, (s) => s.clientCpu),
+        figure(t, (s) => s.clientCpu),
         1,
       ),
-      fmt(concurrentFigure(t, (s) => s.clientRss / MB)),
+      fmt(figure(t, (s) => s.clientRss / MB)),
     ]);
   }
   return rows;

@@ -2,7 +2,7 @@
  * Case 1: one large download written to a file on disk, securestream against nginx + curl,
  * OpenSSH (sftp and scp -O) and openssl s_server -WWW + curl, all in the same rounds.
  */
-import { GiB, MB, fmt, sizeName, stat, type Stat } from '../measure.js';
+import { GiB, MB, figure, fmt, pairedRatio, sizeName, type Rounds } from '../measure.js';
 import { encryptContenders } from './encrypt.js';
 import { startNginx, nginxGet, NGINX_NOTES } from '../peers/nginx.js';
 import { startSServer, sServerGet } from '../peers/s_server.js';
@@ -20,10 +20,9 @@ import {
 } from './common.js';
 
 /** Samples of one contender, indexed by round (a failed round stays empty). */
-export interface Track {
+export interface Track extends Rounds<Sample> {
   name: string;
   skip?: string | undefined;
-  rounds: (Sample | undefined)[];
   errors: string[];
 }
 
@@ -125,21 +124,6 @@ export async function rounds(
   return tracks;
 }
 
-/** A figure over the rounds that have a sample. */
-export function figure(t: Track, f: (s: Sample) => number): Stat {
-  return stat(t.rounds.filter((s): s is Sample => s !== undefined).map(f));
-}
-
-/** Per-round ratios of a figure, a over b, for rounds where both have a sample. */
-export function ratio(a: Track, b: Track, f: (s: Sample) => number): Stat {
-  const out: number[] = [];
-  a.rounds.forEach((s, r) => {
-    const o = b.rounds[r];
-    if (s && o) out.push(f(s) / f(o));
-  });
-  return stat(out);
-}
-
 export const mbps = (bytes: number) => (s: Sample) => bytes / s.wall / MB;
 
 /** Table rows for download-like tracks, with ratios against `base`. */
@@ -168,7 +152,7 @@ export function downloadRows(tracks: Track[], bytes: number, base: Track | undef
     rows.push([
       t.name,
       fmt(figure(t, mbps(bytes))),
-      base && base !== t ? fmt(ratio(t, base, mbps(bytes)), 2) : '1',
+      base && base !== t ? fmt(pairedRatio(t, base, mbps(bytes)), 2) : '1',
       fmt(
         figure(t, (s) => s.serverCpu / gib),
         2,

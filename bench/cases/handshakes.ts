@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TreeWatch, fmt, stat, timed, type Stat } from '../measure.js';
+import { TreeWatch, figure, fmt, pairedRatio, timed, type Rounds } from '../measure.js';
 import { handshakePath } from '../paths.js';
 import { startBare } from '../peers/bare.js';
 import { startNginx } from '../peers/nginx.js';
@@ -25,13 +25,15 @@ export interface HandshakeSample {
   serverLogged?: number;
 }
 
-export interface HandshakeTrack {
+export interface HandshakeTrack extends Rounds<HandshakeSample> {
   server: string;
   client: string;
   skip?: string | undefined;
-  rounds: (HandshakeSample | undefined)[];
   errors: string[];
 }
+
+/** Handshakes per second of a sample. */
+export const perSecond = (s: HandshakeSample): number => s.perSecond;
 
 async function loggedConnections(server: Server): Promise<number> {
   if (!server.log) return 0;
@@ -162,19 +164,6 @@ export async function caseHandshakes(ctx: CaseContext): Promise<HandshakeTrack[]
 
 const some = (t: HandshakeTrack) => t.rounds.filter((s): s is HandshakeSample => s !== undefined);
 
-export function handshakeFigure(t: HandshakeTrack, f: (s: HandshakeSample) => number): Stat {
-  return stat(some(t).map(f));
-}
-
-export function handshakeRatio(a: HandshakeTrack, b: HandshakeTrack): Stat {
-  const out: number[] = [];
-  a.rounds.forEach((s, r) => {
-    const o = b.rounds[r];
-    if (s && o) out.push(s.perSecond / o.perSecond);
-  });
-  return stat(out);
-}
-
 export function handshakeRows(tracks: HandshakeTrack[]): string[][] {
   const rows = [['server / client', 'handshakes/s', '÷ nginx', 'server CPU ms/handshake']];
   for (const t of tracks) {
@@ -190,10 +179,10 @@ export function handshakeRows(tracks: HandshakeTrack[]): string[][] {
     const base = tracks.find((x) => x.server === 'nginx' && x.client === t.client);
     rows.push([
       label,
-      fmt(handshakeFigure(t, (s) => s.perSecond)),
-      base && base !== t && some(base).length ? fmt(handshakeRatio(t, base), 2) : '1',
+      fmt(figure(t, perSecond)),
+      base && base !== t && some(base).length ? fmt(pairedRatio(t, base, perSecond), 2) : '1',
       fmt(
-        handshakeFigure(t, (s) => s.serverCpuMs),
+        figure(t, (s) => s.serverCpuMs),
         2,
       ),
     ]);

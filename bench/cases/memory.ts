@@ -2,7 +2,7 @@
  * Case 5: peak RSS of `serve` and `get` for a small and a large file (fresh server each time,
  * so VmHWM belongs to that one transfer). Memory should not grow with the file size.
  */
-import { GiB, MB, fmt, sizeName, stat, type Stat } from '../measure.js';
+import { GiB, MB, figure, fmt, sizeName, type Stat } from '../measure.js';
 import { getCmd, startServe } from '../peers/securestream.js';
 import { measureOnce, verifyGet, type CaseContext, type Contender, type Sample } from './common.js';
 
@@ -57,7 +57,7 @@ export async function caseMemory(ctx: CaseContext): Promise<MemoryResult> {
 }
 
 export function memoryFigure(m: MemoryResult, i: number, f: (s: Sample) => number): Stat {
-  return stat((m.samples[i] ?? []).filter((s): s is Sample => s !== undefined).map(f));
+  return figure({ rounds: m.samples[i] ?? [] }, f);
 }
 
 export function memoryRows(m: MemoryResult): string[][] {
