@@ -10,11 +10,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
-import type { TestPki } from '../helpers/pki.js';
-import { startServer, type ServerProcess } from '../helpers/proc.js';
+import { useServedFixture } from '../helpers/fixture.js';
 import { rawExchange } from '../helpers/raw.js';
 import { holdTransfer, sha256File } from '../helpers/transfer.js';
 
@@ -37,37 +35,20 @@ function prng(seed: number): () => number {
 }
 
 describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
-  let dir: Fixture;
-  let pki: TestPki;
-  let root: string;
-  let server: ServerProcess;
+  const fx = useServedFixture({ 'hello.txt': 'hello\n', 'big.bin': randomBytes(8 * 1024 * 1024) }, [
+    '--handshake-timeout',
+    '3s',
+    '--request-timeout',
+    '500ms',
+  ]);
   let ca: Buffer;
   let cert: Buffer;
   let key: Buffer;
 
-  before(async () => {
-    dir = await makeFixture({
-      'hello.txt': 'hello\n',
-      'big.bin': randomBytes(8 * 1024 * 1024),
-    });
-    ({ pki, root } = dir);
-    ca = readFileSync(pki.ca);
-    cert = readFileSync(pki.client.cert);
-    key = readFileSync(pki.client.key);
-    server = await startServer([
-      '--pki',
-      pki.pki,
-      '--root',
-      root,
-      '--handshake-timeout',
-      '3s',
-      '--request-timeout',
-      '500ms',
-    ]);
-  });
-  after(async () => {
-    await server.stop();
-    await dir.remove();
+  before(() => {
+    ca = readFileSync(fx.pki.ca);
+    cert = readFileSync(fx.pki.client.cert);
+    key = readFileSync(fx.pki.client.key);
   });
 
   /** One connection that gives up at a random point; resolves when it is gone. */
@@ -80,7 +61,7 @@ describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
       };
       if (kind === 0 || kind === 1) {
         // TCP only: close at once, or send garbage or a truncated TLS record first.
-        const s = tcpConnect({ host: '127.0.0.1', port: server.port });
+        const s = tcpConnect({ host: '127.0.0.1', port: fx.server.port });
         s.on('error', () => undefined);
         s.on('close', done);
         s.on('connect', () => {
@@ -96,7 +77,7 @@ describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
       }
       const s = tlsConnect({
         host: '127.0.0.1',
-        port: server.port,
+        port: fx.server.port,
         ca,
         cert,
         key,
@@ -129,17 +110,17 @@ describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
   it(`${CONNECTIONS} connections dropped at random points leave no trace`, async (t) => {
     const seed = Number(process.env['CHAOS_SEED'] ?? Date.now() % 2 ** 31);
     const rand = prng(seed);
-    const digest = sha256File(join(root, 'big.bin'));
+    const digest = sha256File(join(fx.root, 'big.bin'));
     // Warm up (first handshake, first file open, lazily loaded modules), then measure.
     const warm = await holdTransfer({
-      port: server.port,
-      ca: pki.ca,
-      client: pki.client,
+      port: fx.server.port,
+      ca: fx.pki.ca,
+      client: fx.pki.client,
       name: 'big.bin',
     });
     assert.equal((await warm.finish()).complete, true);
     await new Promise((r) => setTimeout(r, 300));
-    const baseline = openFds(server.pid);
+    const baseline = openFds(fx.server.pid);
 
     const started = Date.now();
     let next = 0;
@@ -152,26 +133,26 @@ describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
     await Promise.all(Array.from({ length: AT_ONCE }, worker));
     const chaosMs = Date.now() - started;
 
-    let fds = openFds(server.pid);
+    let fds = openFds(fx.server.pid);
     const deadline = Date.now() + 10_000;
     while (fds > baseline && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
-      fds = openFds(server.pid);
+      fds = openFds(fx.server.pid);
     }
     assert.ok(fds <= baseline, `seed ${seed}: ${fds} fds open, ${baseline} before`);
 
     const after = await holdTransfer({
-      port: server.port,
-      ca: pki.ca,
-      client: pki.client,
+      port: fx.server.port,
+      ca: fx.pki.ca,
+      client: fx.pki.client,
       name: 'big.bin',
     });
     const result = await after.finish();
     assert.equal(result.complete, true, `seed ${seed}`);
     assert.equal(result.bodySha256, digest);
-    const lines = server.logLines();
+    const lines = fx.server.logLines();
     assert.equal(lines.filter((l) => l['outcome'] === 'internal').length, 0, `seed ${seed}`);
-    assert.equal(server.proc.exitCode, null);
+    assert.equal(fx.server.proc.exitCode, null);
     t.diagnostic(
       `chaos: seed ${seed}, ${CONNECTIONS} connections in ${chaosMs} ms, fds ${baseline} → ${fds}`,
     );
@@ -216,9 +197,9 @@ describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
     await fc.assert(
       fc.asyncProperty(lines, async (send) => {
         const r = await rawExchange({
-          port: server.port,
-          ca: pki.ca,
-          client: pki.client,
+          port: fx.server.port,
+          ca: fx.pki.ca,
+          client: fx.pki.client,
           send,
           timeoutMs: 5000,
         });
@@ -230,7 +211,7 @@ describe('chaos', { skip: linux ? false : 'counts /proc/PID/fd' }, () => {
       }),
       { numRuns: FUZZ_RUNS },
     );
-    assert.equal(server.proc.exitCode, null);
-    assert.equal(server.logLines().filter((l) => l['outcome'] === 'internal').length, 0);
+    assert.equal(fx.server.proc.exitCode, null);
+    assert.equal(fx.server.logLines().filter((l) => l['outcome'] === 'internal').length, 0);
   });
 });

@@ -6,52 +6,41 @@ import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
-import type { TestPki } from '../helpers/pki.js';
-import { run, runCli, startServer, type ServerProcess } from '../helpers/proc.js';
+import { before, describe, it } from 'node:test';
+import { cliGet, useServedFixture } from '../helpers/fixture.js';
+import { run, runCli } from '../helpers/proc.js';
 import { holdTransfer } from '../helpers/transfer.js';
 
 const KiB = 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('download', () => {
-  let dir: Fixture;
-  let pki: TestPki;
-  let server: ServerProcess;
-  let root: string;
+  const fx = useServedFixture();
   let out: string;
 
   before(async () => {
-    dir = await makeFixture();
-    ({ pki, root } = dir);
-    out = join(dir.path, 'out');
+    out = join(fx.path, 'out');
     await mkdir(out);
-    server = await startServer(['--pki', pki.pki, '--root', root]);
-  });
-  after(async () => {
-    await server.stop();
-    await dir.remove();
   });
 
-  const get = (name: string, outPath: string) => cliGet(server.port, pki.pki, name, outPath);
+  const get = (name: string, outPath: string) => cliGet(fx.server.port, fx.pki.pki, name, outPath);
 
   for (const size of [0, 1, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 10 * 1024 * KiB]) {
     it(`stores ${size} bytes exactly and prints the sha256sum line`, async () => {
       const name = `file-${size}.bin`;
       const src = randomBytes(size);
-      await writeFile(join(root, name), src);
+      await writeFile(join(fx.root, name), src);
       const target = join(out, name);
       const r = await get(name, target);
       assert.equal(r.code, 0, r.stderr);
       const stored = await readFile(target);
       assert.equal(stored.length, size);
       assert.ok(stored.equals(src), 'stored bytes differ from the source');
-      const reference = await run('sha256sum', [join(root, name)]);
+      const reference = await run('sha256sum', [join(fx.root, name)]);
       const refHex = reference.stdout.split(' ')[0];
       assert.equal(r.stdout, `${refHex}  ${target}\n`);
       assert.equal(refHex, sha256(src));
-      const log = await server.waitForLog((l) => l['request'] === name && l['outcome'] === 'ok');
+      const log = await fx.server.waitForLog((l) => l['request'] === name && l['outcome'] === 'ok');
       assert.equal(log['sha256'], refHex);
       assert.equal(log['bytes'], size);
       assert.equal(log['subject'], 'CN=client');
@@ -61,13 +50,13 @@ describe('download', () => {
   }
 
   it('defaults the output to the basename of NAME in the current folder', async () => {
-    await mkdir(join(root, 'sub'), { recursive: true });
+    await mkdir(join(fx.root, 'sub'), { recursive: true });
     const src = randomBytes(1000);
-    await writeFile(join(root, 'sub', 'nested.bin'), src);
-    const cwd = join(dir.path, 'cwd');
+    await writeFile(join(fx.root, 'sub', 'nested.bin'), src);
+    const cwd = join(fx.path, 'cwd');
     await mkdir(cwd);
     const r = await runCli(
-      ['get', 'sub/nested.bin', '--server', `127.0.0.1:${server.port}`, '--pki', pki.pki],
+      ['get', 'sub/nested.bin', '--server', `127.0.0.1:${fx.server.port}`, '--pki', fx.pki.pki],
       { cwd },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -84,7 +73,7 @@ describe('download', () => {
     const sources = await Promise.all(
       sizes.map(async (size, i) => {
         const src = randomBytes(size + i);
-        await writeFile(join(root, `many-${i}`), src);
+        await writeFile(join(fx.root, `many-${i}`), src);
         return src;
       }),
     );
@@ -103,9 +92,14 @@ describe('download', () => {
     // The server hashes a file version once for all its concurrent sends: the stalled ones
     // start first and hold the lead, the others overtake them, and one stalled send is dropped.
     const src = randomBytes(6 * 1024 * KiB + 5);
-    await writeFile(join(root, 'shared.bin'), src);
+    await writeFile(join(fx.root, 'shared.bin'), src);
     const hold = () =>
-      holdTransfer({ port: server.port, ca: pki.ca, client: pki.client, name: 'shared.bin' });
+      holdTransfer({
+        port: fx.server.port,
+        ca: fx.pki.ca,
+        client: fx.pki.client,
+        name: 'shared.bin',
+      });
     const quitting = await hold();
     const stalled = await hold();
     const gets = Array.from({ length: 4 }, (_, i) => get('shared.bin', join(out, `shared-${i}`)));
@@ -122,12 +116,12 @@ describe('download', () => {
   });
 
   it('aborts without a trailer when the file is rewritten during the send, then serves the new bytes', async () => {
-    const path = join(root, 'moving.bin');
+    const path = join(fx.root, 'moving.bin');
     await writeFile(path, randomBytes(8 * 1024 * KiB));
     const held = await holdTransfer({
-      port: server.port,
-      ca: pki.ca,
-      client: pki.client,
+      port: fx.server.port,
+      ca: fx.pki.ca,
+      client: fx.pki.client,
       name: 'moving.bin',
     });
     const fh = await open(path, 'r+');
@@ -144,8 +138,8 @@ describe('download', () => {
   });
 
   it('prints protocol and suite with --verbose', async () => {
-    await writeFile(join(root, 'v.bin'), 'v');
-    const r = await cliGet(server.port, pki.pki, 'v.bin', join(out, 'v.bin'), ['--verbose']);
+    await writeFile(join(fx.root, 'v.bin'), 'v');
+    const r = await cliGet(fx.server.port, fx.pki.pki, 'v.bin', join(out, 'v.bin'), ['--verbose']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /with TLSv1\.2 ECDHE-ECDSA-AES128-GCM-SHA256/);
     assert.match(r.stderr, /receiving 1 bytes, mode plain/);

@@ -11,9 +11,16 @@ import { connect, createServer, type ConnectionOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { cliGet, cliServeRefuses, makeFixture, type Fixture } from '../helpers/fixture.js';
+import {
+  cliGet,
+  cliGetWith,
+  cliServeRefuses,
+  makeFixture,
+  useServedFixture,
+  type Fixture,
+} from '../helpers/fixture.js';
 import { issueFromTestCa, type CertFiles, type TestPki } from '../helpers/pki.js';
-import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
+import { runCli, startServer } from '../helpers/proc.js';
 
 interface Attempt {
   secure: boolean;
@@ -41,24 +48,14 @@ function attempt(port: number, opts: ConnectionOptions): Promise<Attempt> {
 }
 
 describe('handshake', () => {
-  let dir: Fixture;
-  let pki: TestPki;
-  let server: ServerProcess;
-  let root: string;
+  const fx = useServedFixture({ 'hello.txt': 'hello\n' });
   const creds = (c: CertFiles) => ({ cert: readFileSync(c.cert), key: readFileSync(c.key) });
 
-  before(async () => {
-    dir = await makeFixture({ 'hello.txt': 'hello\n' });
-    ({ pki, root } = dir);
-    server = await startServer(['--pki', pki.pki, '--root', root]);
-  });
-  after(async () => {
-    await server.stop();
-    await dir.remove();
-  });
-
   it('accepts a client certificate from the CA', async () => {
-    const r = await attempt(server.port, { ca: readFileSync(pki.ca), ...creds(pki.client) });
+    const r = await attempt(fx.server.port, {
+      ca: readFileSync(fx.pki.ca),
+      ...creds(fx.pki.client),
+    });
     assert.equal(r.secure, true);
     assert.match(r.data, /^OK 6 plain\nhello\nSHA256 [0-9a-f]{64}\n$/);
   });
@@ -72,12 +69,15 @@ describe('handshake', () => {
   ];
   for (const [what, pick, reason] of rejected) {
     it(`rejects ${what} at the handshake and logs why`, async () => {
-      const c = pick(pki);
-      const before = server.logLines().length;
-      const r = await attempt(server.port, { ca: readFileSync(pki.ca), ...(c ? creds(c) : {}) });
+      const c = pick(fx.pki);
+      const before = fx.server.logLines().length;
+      const r = await attempt(fx.server.port, {
+        ca: readFileSync(fx.pki.ca),
+        ...(c ? creds(c) : {}),
+      });
       assert.equal(r.data, '', 'no protocol byte may reach an unauthenticated client');
       assert.ok(r.error, 'the client must see the connection fail');
-      const line = await server.waitForLog((l) => l['outcome'] === 'handshake-failed', {
+      const line = await fx.server.waitForLog((l) => l['outcome'] === 'handshake-failed', {
         since: before,
       });
       assert.match(String(line['reason']), reason);
@@ -86,34 +86,26 @@ describe('handshake', () => {
   }
 
   it('rejects a client that demands a suite the server does not allow', async () => {
-    const r = await attempt(server.port, {
-      ca: readFileSync(pki.ca),
-      ...creds(pki.client),
+    const r = await attempt(fx.server.port, {
+      ca: readFileSync(fx.pki.ca),
+      ...creds(fx.pki.client),
       ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384',
       maxVersion: 'TLSv1.2',
     });
     assert.equal(r.secure, false);
     assert.match(r.error ?? '', /HANDSHAKE_FAILURE/);
-    await server.waitForLog((l) => /no shared cipher/.test(String(l['reason'])));
+    await fx.server.waitForLog((l) => /no shared cipher/.test(String(l['reason'])));
   });
 
   it('the get client says the server refused its certificate, and stores nothing', async () => {
-    const out = join(dir.path, 'rogue-out');
+    const out = join(fx.path, 'rogue-out');
     await mkdir(out);
-    const r = await runCli([
-      'get',
+    const r = await cliGetWith(
+      fx.server.port,
+      { ca: fx.pki.ca, ...fx.pki.rogueClient },
       'hello.txt',
-      '--server',
-      `localhost:${server.port}`,
-      '--ca',
-      pki.ca,
-      '--cert',
-      pki.rogueClient.cert,
-      '--key',
-      pki.rogueClient.key,
-      '--out',
       join(out, 'hello.txt'),
-    ]);
+    );
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /^securestream: error: /m);
     assert.deepEqual(await readdir(out), []);
@@ -122,18 +114,18 @@ describe('handshake', () => {
   it('the client refuses a server whose certificate does not name the host it dialled', async () => {
     const other = await startServer([
       '--ca',
-      pki.ca,
+      fx.pki.ca,
       '--cert',
-      pki.wrongHostServer.cert,
+      fx.pki.wrongHostServer.cert,
       '--key',
-      pki.wrongHostServer.key,
+      fx.pki.wrongHostServer.key,
       '--root',
-      root,
+      fx.root,
     ]);
     try {
-      const out = join(dir.path, 'wronghost');
+      const out = join(fx.path, 'wronghost');
       await mkdir(out);
-      const r = await cliGet(other.port, pki.pki, 'hello.txt', join(out, 'x'));
+      const r = await cliGet(other.port, fx.pki.pki, 'hello.txt', join(out, 'x'));
       assert.equal(r.code, 3);
       assert.match(
         r.stderr,
@@ -146,22 +138,14 @@ describe('handshake', () => {
   });
 
   it('the client refuses a server signed by a CA it does not trust', async () => {
-    const out = join(dir.path, 'unknownca');
+    const out = join(fx.path, 'unknownca');
     await mkdir(out);
-    const r = await runCli([
-      'get',
+    const r = await cliGetWith(
+      fx.server.port,
+      { ca: fx.pki.rogueCa, ...fx.pki.client },
       'hello.txt',
-      '--server',
-      `localhost:${server.port}`,
-      '--ca',
-      pki.rogueCa,
-      '--cert',
-      pki.client.cert,
-      '--key',
-      pki.client.key,
-      '--out',
       join(out, 'x'),
-    ]);
+    );
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /securestream: error: /);
     assert.deepEqual(await readdir(out), []);

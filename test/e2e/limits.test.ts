@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import { makeFixture, useServedFixture, type Fixture } from '../helpers/fixture.js';
 import type { TestPki } from '../helpers/pki.js';
-import { startServer, type ServerProcess } from '../helpers/proc.js';
+import { startServer } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 import { holdTransfer, sha256File } from '../helpers/transfer.js';
 
@@ -37,61 +37,37 @@ function tcpUntilClosed(port: number, drip?: { first: Buffer; everyMs: number })
 }
 
 describe('timeouts (1 s each, set by flags)', () => {
-  let dir: Fixture;
-  let pki: TestPki;
-  let root: string;
-  let server: ServerProcess;
-
-  before(async () => {
-    dir = await makeFixture({
-      'hello.txt': 'hello\n',
-      'big.bin': randomBytes(32 * 1024 * 1024),
-    });
-    ({ pki, root } = dir);
-    server = await startServer([
-      '--pki',
-      pki.pki,
-      '--root',
-      root,
-      '--handshake-timeout',
-      '1s',
-      '--request-timeout',
-      '1s',
-      '--idle-timeout',
-      '1s',
-    ]);
-  });
-  after(async () => {
-    await server.stop();
-    await dir.remove();
-  });
+  const fx = useServedFixture(
+    { 'hello.txt': 'hello\n', 'big.bin': randomBytes(32 * 1024 * 1024) },
+    ['--handshake-timeout', '1s', '--request-timeout', '1s', '--idle-timeout', '1s'],
+  );
 
   it('TCP open, no ClientHello: closed after the handshake timeout', async () => {
-    const since = server.logLines().length;
-    const ms = await tcpUntilClosed(server.port);
+    const since = fx.server.logLines().length;
+    const ms = await tcpUntilClosed(fx.server.port);
     assert.ok(ms >= 900 && ms < 3000, `closed after ${ms} ms`);
-    const l = await server.waitForLog((x) => x['outcome'] === 'handshake-failed', { since });
+    const l = await fx.server.waitForLog((x) => x['outcome'] === 'handshake-failed', { since });
     assert.match(String(l['reason']), /handshake (timed out|not finished within 1000 ms)/);
   });
 
   it('a ClientHello dripped a byte at a time cannot stretch the handshake timeout', async () => {
-    const since = server.logLines().length;
+    const since = fx.server.logLines().length;
     // A TLS handshake record header announcing 16 KiB, then one byte every 200 ms: each byte
     // resets an idle timer, so only an absolute deadline closes this.
     const header = Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00]);
-    const ms = await tcpUntilClosed(server.port, { first: header, everyMs: 200 });
+    const ms = await tcpUntilClosed(fx.server.port, { first: header, everyMs: 200 });
     assert.ok(ms >= 900 && ms < 3000, `closed after ${ms} ms`);
-    const l = await server.waitForLog((x) => x['outcome'] === 'handshake-failed', { since });
+    const l = await fx.server.waitForLog((x) => x['outcome'] === 'handshake-failed', { since });
     assert.match(String(l['reason']), /handshake (timed out|not finished within 1000 ms)/);
   });
 
   it('handshake done, request line never finished: ERR bad-request after the request timeout', async () => {
-    const since = server.logLines().length;
+    const since = fx.server.logLines().length;
     const started = Date.now();
     const r = await rawExchange({
-      port: server.port,
-      ca: pki.ca,
-      client: pki.client,
+      port: fx.server.port,
+      ca: fx.pki.ca,
+      client: fx.pki.client,
       send: 'GET hel',
     });
     const ms = Date.now() - started;
@@ -100,21 +76,21 @@ describe('timeouts (1 s each, set by flags)', () => {
       'ERR bad-request no complete request line within 1000 ms\n',
     );
     assert.ok(ms < 3000, `closed after ${ms} ms`);
-    const l = await server.waitForLog((x) => x['msg'] === 'connection', { since });
+    const l = await fx.server.waitForLog((x) => x['msg'] === 'connection', { since });
     assert.equal(l['outcome'], 'bad-request');
   });
 
   it('request sent, body never read: closed after the idle timeout', async () => {
-    const since = server.logLines().length;
+    const since = fx.server.logLines().length;
     const started = Date.now();
     const held = await holdTransfer({
-      port: server.port,
-      ca: pki.ca,
-      client: pki.client,
+      port: fx.server.port,
+      ca: fx.pki.ca,
+      client: fx.pki.client,
       name: 'big.bin',
     });
     try {
-      const l = await server.waitForLog(
+      const l = await fx.server.waitForLog(
         (x) => x['msg'] === 'connection' && x['request'] === 'big.bin',
         {
           since,
@@ -133,9 +109,9 @@ describe('timeouts (1 s each, set by flags)', () => {
 
   it('a request line over 4096 bytes is refused', async () => {
     const r = await rawExchange({
-      port: server.port,
-      ca: pki.ca,
-      client: pki.client,
+      port: fx.server.port,
+      ca: fx.pki.ca,
+      client: fx.pki.client,
       send: `GET ${'a'.repeat(4100)}\n`,
     });
     assert.equal(r.received.toString(), 'ERR bad-request request line too long\n');

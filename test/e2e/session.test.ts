@@ -11,8 +11,8 @@ import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
-import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
+import { cliGetWith, makeFixture, useServedFixture, type Fixture } from '../helpers/fixture.js';
+import { startServer } from '../helpers/proc.js';
 import { rawExchange } from '../helpers/raw.js';
 
 const BIG = 32 * 1024 * 1024;
@@ -65,27 +65,17 @@ function exchange(
 }
 
 describe('session', () => {
-  let fx: Fixture;
-  let server: ServerProcess;
-
-  before(async () => {
-    fx = await makeFixture({ 'big.bin': randomBytes(BIG), 'hello.txt': 'hello\n' });
-    // Default timeouts (10 s request timeout): a close in well under that is the session's doing.
-    server = await startServer(['--pki', fx.pki.pki, '--root', fx.root]);
-  });
-  after(async () => {
-    await server.stop();
-    await fx.remove();
-  });
+  // Default timeouts (10 s request timeout): a close in well under that is the session's doing.
+  const fx = useServedFixture({ 'big.bin': randomBytes(BIG), 'hello.txt': 'hello\n' });
 
   const connectionLine = (since: number, pred: (l: Record<string, unknown>) => boolean) =>
-    server.waitForLog((l) => l['msg'] === 'connection' && pred(l), { since });
+    fx.server.waitForLog((l) => l['msg'] === 'connection' && pred(l), { since });
 
   // Issue 11: with the extra byte 5 ms after the line, the server used to send megabytes, cut
   // the connection and log client-gone with no reason.
   it('a byte after the request line, 5 ms late: a protocol violation, logged as bad-request', async () => {
-    const since = server.logLines().length;
-    const r = await exchange(server.port, fx, (tls) => {
+    const since = fx.server.logLines().length;
+    const r = await exchange(fx.server.port, fx, (tls) => {
       tls.write('GET big.bin\n');
       setTimeout(() => tls.write('X'), 5);
     });
@@ -101,10 +91,10 @@ describe('session', () => {
   });
 
   it('a byte after the request line, once the body flows: cut at once, logged as bad-request', async () => {
-    const since = server.logLines().length;
+    const since = fx.server.logLines().length;
     let sent = false;
     const r = await exchange(
-      server.port,
+      fx.server.port,
       fx,
       (tls) => tls.write('GET big.bin\n'),
       (tls) => {
@@ -124,8 +114,8 @@ describe('session', () => {
   // Issue 10: after its fatal alert the server used to hold the connection until the request
   // timeout (10 s) and then log "bad-request: no complete request line".
   it('a corrupt TLS record after the handshake: closed at once, logged as a TLS error', async () => {
-    const since = server.logLines().length;
-    const r = await exchange(server.port, fx, (_tls, tcp) => {
+    const since = fx.server.logLines().length;
+    const r = await exchange(fx.server.port, fx, (_tls, tcp) => {
       // An application-data record (type 23, TLS 1.2) whose ciphertext cannot authenticate.
       tcp.write(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x28]), randomBytes(40)]));
     });
@@ -142,23 +132,15 @@ describe('session', () => {
   // without a word; that used to be logged as "bad-request: connection closed before a
   // complete request line".
   it('a client that rejected our certificate is logged as a failed handshake', async () => {
-    const since = server.logLines().length;
+    const since = fx.server.logLines().length;
     const out = join(fx.path, 'rejected');
     await mkdir(out);
-    const r = await runCli([
-      'get',
+    const r = await cliGetWith(
+      fx.server.port,
+      { ca: fx.pki.rogueCa, ...fx.pki.client },
       'hello.txt',
-      '--server',
-      `localhost:${server.port}`,
-      '--ca',
-      fx.pki.rogueCa,
-      '--cert',
-      fx.pki.client.cert,
-      '--key',
-      fx.pki.client.key,
-      '--out',
       join(out, 'x'),
-    ]);
+    );
     assert.equal(r.code, 3, r.stderr);
     const l = await connectionLine(since, () => true);
     assert.equal(l['outcome'], 'handshake-failed');

@@ -1,11 +1,13 @@
 /**
  * The usual end-to-end set-up: a temporary folder holding a fresh test PKI (certs/) and a
- * served root (root/) with some files in it.
+ * served root (root/) with some files in it, optionally with a server running on it for the
+ * whole suite.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { makeTestPki, type TestPki } from './pki.js';
-import { runCli, tempDir, type RunResult } from './proc.js';
+import { after, before } from 'node:test';
+import { makeTestPki, type CertFiles, type TestPki } from './pki.js';
+import { runCli, startServer, tempDir, type RunResult, type ServerProcess } from './proc.js';
 
 export interface Fixture {
   /** The temporary folder holding everything below. */
@@ -35,6 +37,32 @@ export async function makeFixture(files: Record<string, string | Buffer> = {}): 
   return { path: dir.path, pki, root, remove: dir.remove };
 }
 
+/** A fixture with `securestream serve` running on it. */
+export interface ServedFixture extends Fixture {
+  server: ServerProcess;
+}
+
+/**
+ * For the suite it is called in (a describe() body): before its tests, a fixture holding
+ * `files` and `securestream serve --pki PKI --root ROOT ...serverArgs` on it; after them, the
+ * server stopped and the folder removed. The returned object is filled in by the first test.
+ */
+export function useServedFixture(
+  files: Record<string, string | Buffer> = {},
+  serverArgs: string[] = [],
+): ServedFixture {
+  const fx = {} as ServedFixture;
+  before(async () => {
+    Object.assign(fx, await makeFixture(files));
+    fx.server = await startServer(['--pki', fx.pki.pki, '--root', fx.root, ...serverArgs]);
+  });
+  after(async () => {
+    await fx.server.stop();
+    await fx.remove();
+  });
+  return fx;
+}
+
 /** `securestream get NAME --server localhost:PORT --pki PKI --out OUT ...EXTRA`. */
 export function cliGet(
   port: number,
@@ -53,6 +81,32 @@ export function cliGet(
     '--out',
     out,
     ...extra,
+  ]);
+}
+
+/**
+ * `securestream get NAME --server localhost:PORT --ca CA --cert C --key K --out OUT`: a client
+ * with credentials of its choice (another CA, a rogue certificate).
+ */
+export function cliGetWith(
+  port: number,
+  creds: { ca: string } & CertFiles,
+  name: string,
+  out: string,
+): Promise<RunResult> {
+  return runCli([
+    'get',
+    name,
+    '--server',
+    `localhost:${port}`,
+    '--ca',
+    creds.ca,
+    '--cert',
+    creds.cert,
+    '--key',
+    creds.key,
+    '--out',
+    out,
   ]);
 }
 
