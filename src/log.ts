@@ -39,11 +39,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 
-/** A logger that drops everything, for library use and tests that do not read logs. */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
-}
-
 /**
  * pino-pretty as a library (its prettyFactory): time and level from pino-pretty, the rest of
  * the line from formatRecord through its messageFormat hook, no JSON object after it.

@@ -52,14 +52,8 @@ export class WireError extends SecureStreamError {
   }
 }
 
-const LF = 0x0a;
 const CR = 0x0d;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Index of the first LF in `buf`, or -1. */
-export function findLineEnd(buf: Buffer): number {
-  return buf.indexOf(LF);
-}
 
 /**
  * Parses one complete request line (the bytes before LF, the LF excluded). Returns the

@@ -5,7 +5,7 @@
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createEncryptStream, type EncryptOptions } from './encrypt.js';
-import { createDecryptStream, createVerifyStream, type DecryptOptions } from './decrypt.js';
+import { createDecryptStream, type DecryptOptions } from './decrypt.js';
 
 export * from './constants.js';
 export type { FormatErrorCode } from './errors.js';
@@ -46,9 +46,4 @@ export function encryptBuffer(plaintext: Buffer, opts: EncryptOptions): Promise<
 /** Decrypts a whole buffer with {@link createDecryptStream} (the same code path). */
 export function decryptBuffer(file: Buffer, opts: DecryptOptions): Promise<Buffer> {
   return runThrough(createDecryptStream(opts), file);
-}
-
-/** Verifies a whole buffer with {@link createVerifyStream}; resolves to the same bytes. */
-export function verifyBuffer(file: Buffer, opts: DecryptOptions): Promise<Buffer> {
-  return runThrough(createVerifyStream(opts), file);
 }
