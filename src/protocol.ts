@@ -15,9 +15,12 @@ export const MAX_TRAILER_LINE = 256;
 /** Longest message the server puts in an `ERR` line. */
 export const MAX_ERROR_MESSAGE = 512;
 
+/** Body encodings of an `OK` response (PROTOCOL-v1 §2.2): as stored, or sstream-v1 (FORMAT.md). */
 export const MODES = ['plain', 'sstream-v1'] as const;
+/** One of {@link MODES}. */
 export type Mode = (typeof MODES)[number];
 
+/** The codes this version sends in `ERR` lines (PROTOCOL-v1 §2.3). */
 export const ERROR_CODES = [
   'bad-request',
   'not-found',
@@ -26,6 +29,7 @@ export const ERROR_CODES = [
   'busy',
   'internal',
 ] as const;
+/** One of {@link ERROR_CODES}. */
 export type WireErrorCode = (typeof ERROR_CODES)[number];
 
 /** True for the codes this version sends; a newer server may send others. */
@@ -100,20 +104,30 @@ export function checkName(name: string, byteLength = Buffer.byteLength(name)): v
   }
 }
 
+/** `GET <name>\n` in UTF-8 (PROTOCOL-v1 §2.1); the name must have passed {@link checkName}. */
 export function encodeRequest(name: string): Buffer {
   return Buffer.from(`GET ${name}\n`, 'utf8');
 }
 
+/** `OK <length> <mode>\n`: `length` is the body length in bytes (PROTOCOL-v1 §2.2). */
 export function encodeOk(length: number, mode: Mode): Buffer {
   return Buffer.from(`OK ${length} ${mode}\n`, 'latin1');
 }
 
+/**
+ * `ERR <code> <message>\n` (PROTOCOL-v1 §2.3): the message cut to MAX_ERROR_MESSAGE bytes,
+ * anything outside printable ASCII replaced by `?`.
+ */
 export function encodeErr(code: WireErrorCode, message: string): Buffer {
   // One line, printable ASCII only: the message must not be able to forge a second line.
   const clean = message.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_ERROR_MESSAGE);
   return Buffer.from(`ERR ${code} ${clean}\n`, 'latin1');
 }
 
+/**
+ * `SHA256 <body>[ <plaintext>]\n`, lower-case hex (PROTOCOL-v1 §2.2): the SHA-256 of the body
+ * bytes sent, and in sstream-v1 mode the SHA-256 of the file they encrypt.
+ */
 export function encodeTrailer(bodySha256: string, plaintextSha256?: string): Buffer {
   return Buffer.from(
     plaintextSha256 ? `SHA256 ${bodySha256} ${plaintextSha256}\n` : `SHA256 ${bodySha256}\n`,
@@ -121,6 +135,7 @@ export function encodeTrailer(bodySha256: string, plaintextSha256?: string): Buf
   );
 }
 
+/** A response header line, parsed: `OK` with the body's length and mode, or `ERR`. */
 export type ResponseHeader =
   | { kind: 'ok'; length: number; mode: Mode }
   /** `code` is kept as sent: a newer server may use codes this client does not know. */
@@ -143,6 +158,7 @@ export function parseResponseHeader(line: Buffer): ResponseHeader {
   throw protocolError(`malformed response header "${text.slice(0, 80)}"`);
 }
 
+/** A parsed trailer: lower-case hex SHA-256 digests. */
 export interface Trailer {
   bodySha256: string;
   plaintextSha256?: string;

@@ -55,6 +55,7 @@ export function explainServerTlsError(err: Error | string): string {
   return typeof err === 'string' ? `client certificate rejected: ${err}` : err.message;
 }
 
+/** What the client knows about a dial when it fails, for the words of the error. */
 export interface DialContext {
   host: string;
   port: number;

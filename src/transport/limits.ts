@@ -15,6 +15,7 @@ export interface ServerLimits {
   maxConnectionsPerAddress: number;
 }
 
+/** The limits `serve` uses unless a flag says otherwise (times in ms). */
 export const DEFAULT_LIMITS: ServerLimits = {
   handshakeTimeoutMs: 10_000,
   requestTimeoutMs: 10_000,

@@ -24,6 +24,7 @@ import type { ServerLimits } from './limits.js';
 import type { ServerObserver } from '../status/metrics.js';
 import { NO_PROXY_PROTOCOL, PrefaceReader, type Endpoint, type PrefacePolicy } from './preface.js';
 
+/** What a FileServer serves, where, to whom and within which limits. */
 export interface ServerOptions {
   rootReal: string;
   host?: string | undefined;
@@ -43,6 +44,11 @@ export interface ServerOptions {
   observer?: ServerObserver | undefined;
 }
 
+/**
+ * The TLS listener: admits TCP connections within the caps, completes the handshake, runs a
+ * Session per connection and logs one line per connection (`connection`, or `handshake
+ * failed`). Errors from `listen` are SecureStreamError `listen-failed`.
+ */
 export class FileServer {
   /** Accepts TCP and reads what comes before TLS; `server` does TLS on what it hands over. */
   private readonly listener: NetServer;

@@ -82,6 +82,10 @@ const WIRE_MESSAGE: Partial<Record<WireErrorCode, string>> = {
   internal: 'internal error',
 };
 
+/**
+ * One connection after its handshake. Construct it on a secure socket: it reads the request
+ * at once; `done` resolves with the record to log once the socket has closed.
+ */
 export class Session {
   /** Resolves with the record once the socket has closed. */
   readonly done: Promise<Outcome>;

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { SecureStreamError, UsageError } from '../errors.js';
 
+/** Highest TLS version the server allows (`--tls-max`); TLS 1.2 is always the lowest. */
 export type TlsMax = '1.2' | '1.3';
 /** Key kinds a server certificate can have, as far as suite selection cares. */
 export type ServerKeyKind = 'ec' | 'rsa' | 'other';
