@@ -71,17 +71,7 @@ export function cliGet(
   out: string,
   extra: string[] = [],
 ): Promise<RunResult> {
-  return runCli([
-    'get',
-    name,
-    '--server',
-    `localhost:${port}`,
-    '--pki',
-    pki,
-    '--out',
-    out,
-    ...extra,
-  ]);
+  return runGet(port, name, out, ['--pki', pki, ...extra]);
 }
 
 /**
@@ -94,20 +84,11 @@ export function cliGetWith(
   name: string,
   out: string,
 ): Promise<RunResult> {
-  return runCli([
-    'get',
-    name,
-    '--server',
-    `localhost:${port}`,
-    '--ca',
-    creds.ca,
-    '--cert',
-    creds.cert,
-    '--key',
-    creds.key,
-    '--out',
-    out,
-  ]);
+  return runGet(port, name, out, ['--ca', creds.ca, '--cert', creds.cert, '--key', creds.key]);
+}
+
+function runGet(port: number, name: string, out: string, flags: string[]): Promise<RunResult> {
+  return runCli(['get', name, '--server', `localhost:${port}`, '--out', out, ...flags]);
 }
 
 /**
