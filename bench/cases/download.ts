@@ -197,7 +197,7 @@ export async function caseDownloads(
   const vsDisk =
     ss && dd && which.download
       ? [
-          `securestream get ÷ dd conv=fsync of the same file, same rounds (time over time): ${fmt(ratio(dd, ss, mbps(file.size)), 2)}`,
+          `securestream get ÷ dd conv=fsync of the same file, same rounds (time over time): ${fmt(pairedRatio(dd, ss, mbps(file.size)), 2)}`,
         ]
       : [];
   return {
