@@ -5,6 +5,7 @@
  * names in docs/SECURITY.md); this is only how a person reads them.
  */
 import { formatBytes } from './progress.js';
+import { formatHostPort } from './transport/address.js';
 
 /** A pino record as parsed from its JSON line. */
 export type LogRecord = Record<string, unknown>;
@@ -37,7 +38,7 @@ export function listeningSummary(f: ListeningFields): string {
   const tls = f.tlsMax === '1.3' ? '1.2-1.3' : '1.2 only';
   const workers = f.workers !== undefined && f.workers > 1 ? `; ${f.workers} workers` : '';
   return (
-    `listening on ${hostPort(f.address, f.port)} (TLS ${tls}, ciphers ${f.ciphers.join(':')}; ` +
+    `listening on ${formatHostPort(f.address, f.port)} (TLS ${tls}, ciphers ${f.ciphers.join(':')}; ` +
     `client certificates required; mode ${f.mode}; root ${f.root}${workers})`
   );
 }
@@ -106,10 +107,6 @@ function isListening(log: LogRecord): log is LogRecord & ListeningFields {
     typeof log['mode'] === 'string' &&
     typeof log['root'] === 'string'
   );
-}
-
-function hostPort(address: string, port: number): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 function duration(ms: number): string {
