@@ -17,15 +17,18 @@ import {
 } from './proxy.js';
 
 /** One `--trusted-proxy` network: an address and a prefix length (a host is /32 or /128). */
+/** A network whose PROXY protocol headers are believed: `address`/`prefix` in CIDR terms. */
 export interface TrustedNetwork {
   address: string;
   prefix: number;
   family: 'ipv4' | 'ipv6';
 }
 
+/** Whether a PROXY protocol header is expected before TLS, and from which networks. */
 export type PrefacePolicy =
   { proxyProtocol: false } | { proxyProtocol: true; trustedProxies: readonly TrustedNetwork[] };
 
+/** The default: TLS from the first byte, no PROXY header. */
 export const NO_PROXY_PROTOCOL: PrefacePolicy = { proxyProtocol: false };
 
 /** An address and port as logs show them. */
@@ -34,6 +37,7 @@ export interface Endpoint {
   port: number;
 }
 
+/** What the bytes before TLS decided. */
 export type PrefaceResult =
   /**
    * TLS may start. `client` is the address the PROXY header carried (absent when there was

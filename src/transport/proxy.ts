@@ -25,6 +25,7 @@ const V2_PREAMBLE = 16;
 /** spec §2.2.7: PP2_TYPE_CRC32C, a CRC-32C of the whole header with its own value zeroed. */
 const PP2_TYPE_CRC32C = 0x03;
 
+/** One end of a relayed connection, as a PROXY header gives it. */
 export interface ProxyEndpoint {
   /** Text form: dotted quad or IPv6 as written by the sender (v1) or RFC 5952 (v2). */
   address: string;
@@ -49,11 +50,13 @@ export interface ProxyHeader {
   length: number;
 }
 
+/** The error codes a PROXY header can be refused with. */
 export type ProxyErrorCode = 'proxy-header-invalid' | 'proxy-header-too-long';
 
 /** A header that breaks the spec; `code` is stable, the message says which rule. */
 export type ProxyHeaderError = SecureStreamError & { code: ProxyErrorCode };
 
+/** What the bytes before TLS complete: the header, or a violation of the spec. */
 export type ProxyEvent =
   | {
       type: 'header';
