@@ -1,5 +1,5 @@
 /**
- * `npm run dist`: dist/bin/securestream-<platform>-<arch>, one self-contained executable (a
+ * `npm run dist [-- OUTDIR]`: dist/bin/securestream-<platform>-<arch> (or OUTDIR/bin/…), one self-contained executable (a
  * Node.js single executable application, nodejs.org/api/single-executable-applications.html).
  * esbuild bundles src/cli.ts and its dependencies into one CommonJS file; node turns it into a
  * preparation blob with a code cache; postject injects the blob into a copy of the pinned
@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const work = join(root, 'dist/sea');
+/** Where sea/ and bin/ go: dist/ of the tree, or the folder given (tests build side by side). */
+const outRoot = resolve(process.argv[2] ?? join(root, 'dist'));
+const work = join(outRoot, 'sea');
 /** The fuse postject flips so the binary looks for its blob (Node's documented value). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
   );
   run(nodeBin, ['--experimental-sea-config', config]);
 
-  const out = join(root, 'dist/bin', `securestream-${process.platform}-${process.arch}`);
+  const out = join(outRoot, 'bin', `securestream-${process.platform}-${process.arch}`);
   await mkdir(dirname(out), { recursive: true });
   await rm(out, { force: true });
   await copyFile(nodeBin, out);
