@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildProgram } from '../../src/cli.js';
 import { manPage } from '../../scripts/man.js';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
-import { CLI, runCli } from '../helpers/proc.js';
+import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import { CLI } from '../helpers/proc.js';
 import { ROOT } from '../helpers/source.js';
 
 const has = (cmd: string): boolean => spawnSync(cmd, ['--version']).error === undefined;
@@ -135,17 +135,7 @@ describe('systemd units', () => {
           });
         });
         const out = join(fx.path, 'copy.bin');
-        const r = await runCli([
-          'get',
-          'file.bin',
-          '--server',
-          `127.0.0.1:${port}`,
-          '--pki',
-          fx.pki.pki,
-          '--out',
-          out,
-          '--quiet',
-        ]);
+        const r = await cliGet(port, fx.pki.pki, 'file.bin', out, ['--quiet']);
         assert.equal(r.code, 0, `${r.stderr}\n${err}`);
         assert.deepEqual(await readFile(out), Buffer.alloc(300_000, 7));
         // --port 1 was ignored for the passed socket: the banner names systemd's port
