@@ -6,7 +6,7 @@
  * `sha256  path` line per copy, exits 1 if any download failed.
  */
 import { runGet, resultLine, type GetReporter } from '../src/commands/get.js';
-import { pkiPaths } from '../src/pki/load.js';
+import { pkiPaths } from '../src/pki/folder.js';
 
 const [port, pki, name, prefix, count] = process.argv.slice(2);
 if (!port || !pki || !name || !prefix || !count) {

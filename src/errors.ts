@@ -90,8 +90,11 @@ const EXIT_CLASS = {
   'pki-untrusted': 'failure',
   'pki-write-failed': 'failure',
   'pki-wrong-usage': 'failure',
+  'pki-chain': 'failure',
   'crl-missing': 'failure',
   'crl-incomplete': 'failure',
+  'crl-ambiguous': 'failure',
+  'crl-partial-chain': 'failure',
 
   // Server configuration and start-up.
   'access-invalid': 'failure',

@@ -1,32 +1,50 @@
 /**
- * Which certificate revocation list the server enforces: `--crl FILE`, or `crl.pem` in the
+ * Which certificate revocation lists the server enforces: `--crl FILE`, or `crl.pem` in the
  * PKI folder whenever it exists (looked for again at every reload, so `pki revoke` + SIGHUP
  * works without a restart).
  *
- * Node hands a CRL to OpenSSL with X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL and no
- * way to change the flags: once any CRL is configured, every CA in the chain needs one, and a
- * client of a CA without a CRL fails with UNABLE_TO_GET_CRL. So a CRL file must cover every CA
- * of the CA file; otherwise the server refuses it here, at start or reload, instead of locking
- * those clients out at their next handshake.
+ * OpenSSL enforces the lists during the handshake, and node hands them over with
+ * X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL and no way to change the flags: every
+ * certificate of a chain, the trust anchor included, is checked against a list from its
+ * issuer, and a missing list refuses the client (UNABLE_TO_GET_CRL). OpenSSL picks a list by
+ * issuer name and authority key identifier and checks its signature only afterwards. So the
+ * lists are checked here, at start and reload, for everything that would otherwise lock
+ * clients out at their next handshake: a list for every CA of the CA file, each list signed by
+ * one of them, no two same-name CAs whose lists OpenSSL cannot tell apart, no critical
+ * extension OpenSSL rejects, and no trust anchor whose issuer's list OpenSSL could not find.
+ * An expired list is a warning: OpenSSL refuses that CA's clients (CRL_HAS_EXPIRED) until it
+ * is renewed, and the refusal says so.
  */
 import type { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { SecureStreamError } from './errors.js';
-import { CRL_FILE, readCrlBlocks } from './pki/crl.js';
-import { parseCertificates, pathExists } from './pki/load.js';
+import { crlPem, readCrlFile, signatureValid, type Crl } from './pki/crl.js';
+import { sameName, subjectDer } from './pki/names.js';
+import { fingerprintOf, issuerOf, subjectKeyIdOf, subjectOf } from './pki/describe.js';
+import { CRL_FILE, pathExists } from './pki/folder.js';
+import type { TrustAnchors } from './pki/trust.js';
 
 /** Where the CRL comes from. */
 export type CrlSource =
   { kind: 'explicit'; path: string } | { kind: 'pki'; dir: string } | { kind: 'none' };
 
+/** One list of the file and the CAs of the CA file whose key signed it. */
+export interface CrlList {
+  crl: Crl;
+  signers: X509Certificate[];
+}
+
 export interface LoadedCrl {
   path: string;
-  /** One PEM "X509 CRL" block per entry, for node:tls `crl`. */
+  /** One PEM "X509 CRL" block per list, for node:tls `crl` (node reads one list per string). */
   pem: string[];
-  /** Serials listed, over all blocks. */
+  lists: CrlList[];
+  /** Serials listed, over all lists. */
   revokedCount: number;
-  /** The earliest nextUpdate over all blocks: OpenSSL rejects every client after it. */
+  /** The earliest nextUpdate over all lists: OpenSSL refuses that CA's clients after it. */
   nextUpdate?: Date | undefined;
+  /** Lists past nextUpdate or before thisUpdate: each refuses its CA's clients meanwhile. */
+  warnings: string[];
 }
 
 /** The file a CRL source reads (it may not exist for a PKI folder), or none. */
@@ -36,13 +54,16 @@ export function crlPath(source: CrlSource): string | undefined {
 }
 
 /**
- * Loads the CRL for `caPem`. `previous` is the CRL in force: a reload that no longer finds the
- * PKI folder's crl.pem fails rather than quietly readmitting every revoked client.
+ * Loads the CRL for the CA file `anchors`. `previous` is the CRL in force: a reload that no
+ * longer finds the PKI folder's crl.pem fails rather than quietly readmitting every revoked
+ * client. Throws crl-missing, crl-incomplete, crl-ambiguous, crl-partial-chain,
+ * pki-crl-foreign, pki-invalid, pki-missing, pki-unreadable.
  */
 export async function loadCrl(
   source: CrlSource,
-  caPem: string,
+  anchors: TrustAnchors,
   previous?: LoadedCrl,
+  now = new Date(),
 ): Promise<LoadedCrl | undefined> {
   const path = crlPath(source);
   if (path === undefined) return undefined;
@@ -56,26 +77,111 @@ export async function loadCrl(
     }
     return undefined;
   }
-  const blocks = await readCrlBlocks(path, { ca: caPem });
-  for (const ca of parseCertificates(caPem, 'ca')) {
-    if (!blocks.some((b) => b.signers.some((s) => s.fingerprint256 === ca.fingerprint256))) {
-      throw uncovered(path, ca);
+  const lists = (await readCrlFile(path)).map((crl) => ({
+    crl,
+    signers: signersOf(crl, anchors, path),
+  }));
+  for (const { crl } of lists) {
+    if (crl.unhandledCritical !== undefined) {
+      throw new SecureStreamError(
+        'pki-invalid',
+        `crl "${path}" (issuer ${crl.issuerText}) has the critical extension ${crl.unhandledCritical}, ` +
+          'which OpenSSL does not handle: tls would reject every client of that ca',
+        'ask the CA for a list without it',
+      );
     }
   }
-  const revokedCount = blocks.reduce(
-    (n, b) => n + (b.list.tbsCertList.revokedCertificates?.length ?? 0),
-    0,
+  for (const anchor of anchors.partial) throw partialChain(path, anchor);
+  for (const ca of anchors.cas) {
+    const own = lists.filter((l) => !l.crl.delta && l.signers.includes(ca));
+    if (own.length === 0) throw uncovered(path, ca);
+    const rival = lists.find(
+      (l) => !l.crl.delta && !l.signers.includes(ca) && openSslMayPick(l.crl, ca),
+    );
+    if (rival) throw ambiguous(path, ca, rival);
+  }
+  return {
+    path,
+    pem: lists.map((l) => crlPem(l.crl)),
+    lists,
+    revokedCount: lists.reduce((n, l) => n + l.crl.revokedCount, 0),
+    nextUpdate: earliest(lists.flatMap((l) => l.crl.nextUpdate ?? [])),
+    warnings: lists.flatMap((l) => timeWarnings(path, l.crl, now)),
+  };
+}
+
+/** The CAs of the file that signed `crl`; pki-crl-foreign when there is none. */
+function signersOf(crl: Crl, anchors: TrustAnchors, path: string): X509Certificate[] {
+  const named = anchors.cas.filter((ca) => sameName(crl.issuer, subjectDer(ca)));
+  const signers = named.filter((ca) => signatureValid(crl, ca));
+  if (signers.length > 0) return signers;
+  throw new SecureStreamError(
+    'pki-crl-foreign',
+    named.length === 0
+      ? `crl "${path}" is not signed by this ca: its issuer "${crl.issuerText}" is no ca of the ca file`
+      : `crl "${path}" is not signed by this ca: its issuer is named "${crl.issuerText}" but ` +
+          'the key of no ca of that name signed it',
+    'pass the crl of the CAs in --ca; for an intermediate that clients send, add it to --ca too',
   );
-  const next = blocks.flatMap((b) => b.list.tbsCertList.nextUpdate?.getTime().getTime() ?? []);
-  const nextUpdate = next.length > 0 ? new Date(Math.min(...next)) : undefined;
-  return { path, pem: blocks.map((b) => b.text), revokedCount, nextUpdate };
+}
+
+/**
+ * Whether OpenSSL could take `crl` as the list of `ca` (get_crl_sk in x509_vfy.c): the issuer
+ * names match and the authority key identifier, when both sides have one, is the CA's.
+ */
+function openSslMayPick(crl: Crl, ca: X509Certificate): boolean {
+  if (!sameName(crl.issuer, subjectDer(ca))) return false;
+  const ski = subjectKeyIdOf(ca);
+  return crl.authorityKeyId === undefined || ski === undefined || crl.authorityKeyId === ski;
+}
+
+function earliest(dates: Date[]): Date | undefined {
+  return dates.length === 0 ? undefined : new Date(Math.min(...dates.map((d) => d.getTime())));
+}
+
+function timeWarnings(path: string, crl: Crl, now: Date): string[] {
+  const who = `crl "${path}": the list of ca "${crl.issuerText}"`;
+  if (crl.nextUpdate && now > crl.nextUpdate) {
+    return [
+      `${who} expired on ${crl.nextUpdate.toISOString()} (nextUpdate); every client of that ca ` +
+        'is refused until it is renewed',
+    ];
+  }
+  if (now < crl.thisUpdate) {
+    return [
+      `${who} is not valid before ${crl.thisUpdate.toISOString()}; every client of that ca is refused until then`,
+    ];
+  }
+  return [];
 }
 
 function uncovered(path: string, ca: X509Certificate): SecureStreamError {
   return new SecureStreamError(
     'crl-incomplete',
-    `crl "${path}" has no list signed by ca "${ca.subject.replace(/\n/g, ', ')}"; ` +
-      'tls would reject every client of that ca',
+    `crl "${path}" has no list signed by ca "${subjectOf(ca)}"; tls would reject every client of that ca`,
     'add a crl from each ca of the ca file (one pem file may hold several), or drop that ca',
+  );
+}
+
+function ambiguous(path: string, ca: X509Certificate, rival: CrlList): SecureStreamError {
+  const other = rival.signers[0] as X509Certificate;
+  return new SecureStreamError(
+    'crl-ambiguous',
+    `cas "${subjectOf(ca)}" (sha256 ${fingerprintOf(ca).slice(0, 16)}…) and ` +
+      `"${subjectOf(other)}" (sha256 ${fingerprintOf(other).slice(0, 16)}…) share a subject ` +
+      `name, and a list in crl "${path}" does not say by its authority key identifier which of ` +
+      "them issued it: OpenSSL would check clients of one ca against the other's list and refuse them",
+    'issue the crls with an authority key identifier (openssl ca -gencrl with ' +
+      'crl_extensions = authorityKeyIdentifier=keyid:always), or give the CAs distinct names',
+  );
+}
+
+function partialChain(path: string, anchor: X509Certificate): SecureStreamError {
+  return new SecureStreamError(
+    'crl-partial-chain',
+    `ca "${subjectOf(anchor)}" is a trust anchor without its issuer "${issuerOf(anchor)}" in the ` +
+      `ca file; with crl "${path}", OpenSSL checks it against its issuer's list too and would ` +
+      'reject every client',
+    `add the ca "${issuerOf(anchor)}" to the ca file and its crl to the crl file, or run without a crl`,
   );
 }

@@ -7,7 +7,8 @@ import {
   passphraseIdentity,
 } from '../format/index.js';
 import type { Identity } from '../format/index.js';
-import { parsePrivateKey, pkiPaths, readPemFile } from '../pki/load.js';
+import { pkiPaths } from '../pki/folder.js';
+import { parsePrivateKey, readPemFile } from '../pki/pem.js';
 import { assertNotInput, readPassphraseFile, streamToFile } from './encrypt.js';
 
 /** Default output: FILE without `.sst`, else FILE.out; never the input itself. */

@@ -16,7 +16,7 @@ import {
   recipientFromPublicKey,
   type Recipient,
 } from '../format/index.js';
-import { parseCertificates, pemBlocks, readPemFile } from '../pki/load.js';
+import { parseCertificates, pemBlocks, readPemFile } from '../pki/pem.js';
 
 /** Longest passphrase file read; a passphrase is a line, not a document. */
 const MAX_PASSPHRASE_FILE = 64 * 1024;

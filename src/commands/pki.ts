@@ -1,7 +1,7 @@
-import { revoke, type RevokeResult } from '../pki/crl.js';
 import type { PkiInitOptions, PkiIssueClientOptions, PkiRevokeOptions } from '../config.js';
 import { initPki, issueClient, type InitPkiResult, type IssueClientResult } from '../pki/folder.js';
-import type { KeySpec } from '../pki/x509.js';
+import type { KeySpec } from '../pki/generate.js';
+import { revoke, type RevokeResult } from '../pki/revoke.js';
 
 /** Receives one line of standard output (without the newline). */
 export type Out = (line: string) => void;

@@ -7,14 +7,14 @@ import { serveUntilSignalled, type Announce } from './control.js';
 import type { ServeOptions } from '../config.js';
 import { resolveRoot } from '../files.js';
 import { listeningSummary } from '../logformat.js';
-import { loadTlsMaterial, parseCertificates, type TlsMaterial } from '../pki/load.js';
+import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
 import { crlPath, loadCrl, type LoadedCrl } from '../revocation.js';
 import { ContentWatch, contentFingerprint } from '../reloadwatch.js';
 import { FileServer } from '../transport/server.js';
 import { ServeStatus } from '../status/attach.js';
 import type { MaterialExpiry, ReloadTrigger } from '../status/metrics.js';
 import { sstreamEncoderFor } from '../transport/sstream.js';
-import { resolveTlsPolicy, type ServerKeyKind, type TlsPolicy } from '../transport/tls.js';
+import { resolveTlsPolicy, type TlsPolicy } from '../transport/tls.js';
 
 /** Everything a reload re-reads from disk. */
 interface Loaded {
@@ -23,6 +23,8 @@ interface Loaded {
   rootReal: string;
   crl: LoadedCrl | undefined;
   access: AccessPolicy | undefined;
+  /** Problems that refuse some clients without stopping the start: logged at start and reload. */
+  warnings: string[];
 }
 
 /** Loads and validates everything `serve` needs, without listening (a cluster primary's check). */
@@ -33,12 +35,17 @@ export async function checkServe(opts: ServeOptions): Promise<void> {
 /** Reads and validates everything from disk; throws before anything is swapped in. */
 async function loadAll(opts: ServeOptions, previous?: Loaded): Promise<Loaded> {
   const material = await loadTlsMaterial({ ...opts.material, role: 'server' });
-  const kind = material.certInfo.keyKind;
-  const keyKind: ServerKeyKind = kind === 'ec' || kind === 'rsa' ? kind : 'other';
-  const policy = resolveTlsPolicy({ ciphers: opts.ciphers, tlsMax: opts.tlsMax, keyKind });
-  const crl = await loadCrl(opts.crl, material.ca, previous?.crl);
+  const { keyKind, keyUsage } = material.certInfo;
+  const policy = resolveTlsPolicy({
+    ciphers: opts.ciphers,
+    tlsMax: opts.tlsMax,
+    keyKind,
+    keyUsage,
+  });
+  const crl = await loadCrl(opts.crl, material.anchors, previous?.crl);
   const access = opts.accessPath === undefined ? undefined : await loadAccessRules(opts.accessPath);
-  return { material, policy, rootReal: await checkRoot(opts.root), crl, access };
+  const warnings = [...material.warnings, ...(crl?.warnings ?? [])];
+  return { material, policy, rootReal: await checkRoot(opts.root), crl, access, warnings };
 }
 
 /** What the log says about the material in force. */
@@ -68,7 +75,7 @@ function reloadedFiles(opts: ServeOptions): string[] {
 
 /** Expiry dates of the material in force, for the metrics. */
 function expiry(l: Loaded): MaterialExpiry {
-  const ca = parseCertificates(l.material.ca, 'ca').map((c) => Date.parse(c.validTo));
+  const ca = l.material.anchors.cas.map((c) => Date.parse(c.validTo));
   return {
     certificateNotAfter: l.material.certInfo.notAfter.getTime(),
     caNotAfter: Math.min(...ca),
@@ -121,7 +128,13 @@ export async function startServe(
   const baseline = opts.reloadIntervalMs && (await contentFingerprint(watched));
   let loaded = await loadAll(opts);
   const wire = (l: Loaded) => ({
-    pem: { ca: l.material.ca, cert: l.material.cert, key: l.material.key, crl: l.crl?.pem },
+    pem: {
+      ca: l.material.ca,
+      cert: l.material.cert,
+      key: l.material.key,
+      crl: l.crl?.pem,
+      trust: { anchors: l.material.anchors.cas, crls: l.crl?.lists ?? [] },
+    },
     policy: l.policy,
     rootReal: l.rootReal,
     authorize: l.access?.authorize ?? ALLOW_ALL,
@@ -159,6 +172,7 @@ export async function startServe(
   announce(`securestream: ${listeningSummary(fields)}`, fields);
   status.material(expiry(loaded));
   await status.start(server, log);
+  for (const w of loaded.warnings) log.warn({ warning: w }, 'certificate warning');
   // One reload at a time: a second SIGHUP waits for the first, so the last one read wins.
   let reloading: Promise<boolean> = Promise.resolve(true);
   const reloadOnce = async (trigger: ReloadTrigger): Promise<boolean> => {
@@ -169,6 +183,7 @@ export async function startServe(
       log.info({ trigger, ...describe(next) }, 'reloaded');
       status.reloaded(trigger, true);
       status.material(expiry(next));
+      for (const w of next.warnings) log.warn({ warning: w }, 'certificate warning');
       return true;
     } catch (e) {
       status.reloaded(trigger, false);

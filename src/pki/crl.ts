@@ -1,306 +1,424 @@
-import { X509Certificate, verify } from 'node:crypto';
-import { join } from 'node:path';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+/**
+ * Certificate revocation lists (RFC 5280 section 5): reading them from PEM or DER files,
+ * checking who signed them, and writing new ones. Lists with hundreds of thousands of entries
+ * are walked with the DER reader in der.ts, in one pass and without an object per entry; the
+ * ASN.1 library handles the small parts (names).
+ */
+import { constants, verify, type X509Certificate } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SecureStreamError } from '../errors.js';
+import { readInputFile, type InputFileKind } from '../inputfile.js';
 import {
-  AuthorityKeyIdentifier,
-  Certificate,
-  CertificateList,
-  CRLNumber,
-  Extension,
-  KeyIdentifier,
-  Name,
-  RevokedCertificate,
-  SubjectKeyIdentifier,
-  TBSCertList,
-  Time,
-  Version,
-  id_ce_authorityKeyIdentifier,
-  id_ce_cRLNumber,
-  id_ce_subjectKeyIdentifier,
-} from '@peculiar/asn1-x509';
-import { SecureStreamError, UsageError } from '../errors.js';
-import { loadCaFromDir, writeFilesAtomically, type LoadedCa } from './folder.js';
-import { signDer, signerFor, toArrayBuffer, toPem } from './x509.js';
-import { findIssuer, parseCertificates, pathExists, pemBlocks, readPemFile } from './load.js';
+  DerError,
+  TAG,
+  children,
+  contentBytes,
+  contextTag,
+  decodeOid,
+  decodeTime,
+  elementBytes,
+  encodeElement,
+  encodeTime,
+  encodeUnsigned,
+  expectElement,
+  readElement,
+  type DerElement,
+} from './der.js';
+import { nameText, sameName, subjectDer } from './names.js';
+import { pemBlocks, pemBody, toPem } from './pem.js';
+import { signTbs, type Signer } from './sign.js';
 
-/** Name of the revocation list inside a PKI folder. */
-export const CRL_FILE = 'crl.pem';
+/**
+ * CRL files larger than this are refused. A list of 1,000,000 entries with reason codes is
+ * about 40 MiB of DER; OpenSSL then holds every entry in memory, in every worker.
+ */
+export const MAX_CRL_BYTES = 64 * 1024 * 1024;
 
-/** Options of {@link revoke}. */
-export interface RevokeOptions {
-  dir: string;
-  /** A client name (NAME.crt in `dir`) or a serial number in hex (case and colons ignored). */
-  target: string;
-  now?: Date;
-  /**
-   * Days until the CRL's nextUpdate. Default: until the CA expires. OpenSSL (and so Node's TLS
-   * server) rejects every client once nextUpdate has passed, and nothing here re-signs the CRL
-   * on a schedule, so a short lifetime would lock everyone out after it.
-   */
-  nextUpdateDays?: number;
-  /** Aborting it removes the staged crl.pem and stops the write (src/interrupt.ts). */
-  signal?: AbortSignal | undefined;
-}
-
-/** What {@link revoke} did. */
-export interface RevokeResult {
-  /** Lower-case hex without leading zeros. */
-  serialHex: string;
-  /** The client name when the target was one. */
-  name?: string;
-  /** True when the serial was already on the list; crl.pem was then left untouched. */
-  alreadyRevoked: boolean;
-  crlPath: string;
-  revokedCount: number;
-  crlNumber: number;
-  nextUpdate: Date;
-}
-
-/** Options of {@link readCrl}. */
-export interface ReadCrlOptions {
-  /** CA certificates (PEM): every CRL must be signed by one of them. */
-  ca?: string;
-  /** Reference time for the nextUpdate check; default now. */
-  now?: Date;
-}
-
-const SERIAL = /^[0-9a-f]{1,40}$/; // RFC 5280 4.1.2.2: at most 20 octets
-const DAY_MS = 24 * 60 * 60 * 1000;
-const HASH_OF_SIGNATURE: Record<string, string> = {
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
+const CRL_FILE: InputFileKind = {
+  maxBytes: MAX_CRL_BYTES,
+  noun: 'crl',
+  missing: 'pki-missing',
+  unreadable: 'pki-unreadable',
+  tooLarge: 'pki-invalid',
+  missingHint: 'pass an existing crl with --crl, or revoke once with "securestream pki revoke"',
 };
 
-/**
- * Adds a certificate to the CA's revocation list `dir/crl.pem`, creating it if needed: the
- * CRL number goes up by one, thisUpdate is now, and the new list is signed with the CA key and
- * renamed into place (mode 0644). An existing crl.pem must be signed by this CA
- * (pki-crl-foreign). Revoking an already revoked serial succeeds without rewriting the file.
- */
-export async function revoke(opts: RevokeOptions): Promise<RevokeResult> {
-  const now = opts.now ?? new Date();
-  const ca = await loadCaFromDir(opts.dir);
-  const { serialHex, name } = await resolveTarget(opts.dir, opts.target, ca);
-  const crlPath = join(opts.dir, CRL_FILE);
-  const old = (await pathExists(crlPath)) ? await readOwnCrl(crlPath, ca) : undefined;
-  const revoked = old?.tbsCertList.revokedCertificates ?? [];
-  const oldNumber = crlNumberOf(old);
-  const base = { serialHex, crlPath, ...(name === undefined ? {} : { name }) };
-  if (revoked.some((r) => serialOf(r.userCertificate) === serialHex)) {
-    const nextUpdate = old?.tbsCertList.nextUpdate?.getTime() ?? new Date(0);
-    return {
-      ...base,
-      alreadyRevoked: true,
-      revokedCount: revoked.length,
-      crlNumber: oldNumber,
-      nextUpdate,
-    };
-  }
-  const nextUpdate = nextUpdateFor(opts.nextUpdateDays, now, ca);
-  const entries = [
-    ...revoked,
-    new RevokedCertificate({
-      userCertificate: serialBytes(serialHex),
-      revocationDate: new Time(now),
-    }),
-  ];
-  const crlNumber = oldNumber + 1;
-  const pem = signCrl(ca, entries, crlNumber, now, nextUpdate);
-  await writeFilesAtomically([{ path: crlPath, data: pem, mode: 0o644 }], opts.signal);
-  return { ...base, alreadyRevoked: false, revokedCount: entries.length, crlNumber, nextUpdate };
-}
+const OID = {
+  authorityKeyIdentifier: '2.5.29.35',
+  cRLNumber: '2.5.29.20',
+  deltaCRLIndicator: '2.5.29.27',
+  issuingDistributionPoint: '2.5.29.28',
+  certificateIssuer: '2.5.29.29',
+} as const;
+/** DER content of the certificateIssuer OID: the one critical entry extension OpenSSL handles. */
+const CERTIFICATE_ISSUER = Buffer.from('551d1d', 'hex');
+/** Critical CRL extensions OpenSSL handles (crl_set_issuers/crl_cb in crypto/x509/x_crl.c). */
+const HANDLED_CRITICAL: readonly string[] = [
+  OID.issuingDistributionPoint,
+  OID.authorityKeyIdentifier,
+  OID.deltaCRLIndicator,
+];
 
-/** One "X509 CRL" block of a CRL file, parsed. */
-export interface CrlBlock {
-  /** The block as PEM. */
-  text: string;
-  list: CertificateList;
-  /** The certificates of `opts.ca` that it verifies against (one, unless CAs share a key). */
-  signers: X509Certificate[];
+/** One parsed CRL; byte fields are views of `der`. */
+export interface Crl {
+  /** The whole CertificateList. */
+  der: Buffer;
+  /** The signed part, TBSCertList. */
+  tbs: Buffer;
+  /** The signatureAlgorithm AlgorithmIdentifier. */
+  signatureAlgorithm: Buffer;
+  /** The signature bits. */
+  signature: Buffer;
+  /** The issuer Name, DER. */
+  issuer: Buffer;
+  /** The issuer as `CN=a, O=b`, for messages. */
+  issuerText: string;
+  thisUpdate: Date;
+  nextUpdate?: Date;
+  crlNumber?: bigint;
+  /** keyIdentifier of the authorityKeyIdentifier extension, lower-case hex. */
+  authorityKeyId?: string;
+  /** A delta CRL (deltaCRLIndicator): OpenSSL uses it only on request, node never asks. */
+  delta: boolean;
+  /** OID of a critical extension OpenSSL does not handle; it would reject every certificate. */
+  unhandledCritical?: string;
+  revokedCount: number;
+  /** Where the revokedCertificates entries lie in `der` (contiguous), when there are any. */
+  entries?: { start: number; end: number };
 }
 
 /**
- * Reads a CRL file for a TLS server: PEM "X509 CRL" blocks, each parseable (pki-invalid),
- * signed by one of `opts.ca` when given (pki-crl-foreign) and not past nextUpdate
- * (pki-crl-expired).
+ * Reads a CRL file: one or more PEM "X509 CRL" blocks, or one DER list. Throws pki-missing,
+ * pki-unreadable, or pki-invalid (too large, no CRL, not parseable).
  */
-export async function readCrlBlocks(path: string, opts: ReadCrlOptions = {}): Promise<CrlBlock[]> {
-  const text = await readPemFile(path);
-  const blocks = pemBlocks(text).filter((b) => b.label === 'X509 CRL');
+export async function readCrlFile(path: string): Promise<Crl[]> {
+  const bytes = await readInputFile(path, CRL_FILE);
+  if (bytes[0] === TAG.SEQUENCE) return [parseCrl(bytes, `crl "${path}"`)];
+  const blocks = pemBlocks(bytes.toString('latin1')).filter((b) => b.label === 'X509 CRL');
   if (blocks.length === 0) {
-    throw new SecureStreamError('pki-invalid', `"${path}" contains no pem crl`);
-  }
-  const cas = opts.ca === undefined ? [] : parseCertificates(opts.ca, 'ca');
-  const now = opts.now ?? new Date();
-  return blocks.map((block) => {
-    const list = parseCrl(block.text, path);
-    const signers = cas.filter((ca) => crlSignedBy(list, ca));
-    if (opts.ca !== undefined && signers.length === 0) throw foreignCrl(path);
-    const next = list.tbsCertList.nextUpdate?.getTime();
-    if (next !== undefined && now > next) {
-      throw new SecureStreamError(
-        'pki-crl-expired',
-        `crl "${path}" expired on ${next.toISOString()}; tls would reject every client`,
-        'sign a fresh one by revoking again with "securestream pki revoke"',
-      );
-    }
-    return { text: block.text, list, signers };
-  });
-}
-
-/** {@link readCrlBlocks}, as one PEM string ready for `tls` `crl`. */
-export async function readCrl(path: string, opts: ReadCrlOptions = {}): Promise<string> {
-  return (await readCrlBlocks(path, opts)).map((b) => b.text).join('');
-}
-
-async function resolveTarget(
-  dir: string,
-  target: string,
-  ca: LoadedCa,
-): Promise<{ serialHex: string; name?: string }> {
-  if (target.toLowerCase() === 'ca') throw new UsageError('the ca cannot revoke itself');
-  const isName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(target);
-  const certPath = join(dir, `${target}.crt`);
-  if (isName && (await pathExists(certPath))) {
-    const cert = parseCertificates(await readPemFile(certPath), certPath)[0] as X509Certificate;
-    if (!findIssuer(cert, [ca.cert])) {
-      throw new SecureStreamError(
-        'pki-untrusted',
-        `certificate "${certPath}" was not issued by the ca in "${ca.certPath}"`,
-      );
-    }
-    return { serialHex: normalizeSerial(cert.serialNumber) as string, name: target };
-  }
-  const serialHex = normalizeSerial(target);
-  if (serialHex === undefined) {
     throw new SecureStreamError(
-      'pki-unknown-target',
-      `no certificate "${certPath}" and "${target}" is not a hex serial number`,
-      'pass a client name of the PKI folder or a serial such as 4f:1a:…',
+      'pki-invalid',
+      `"${path}" contains no pem crl`,
+      'a crl file holds "-----BEGIN X509 CRL-----" blocks, or one DER list',
     );
   }
-  return { serialHex };
+  return blocks.map((b, i) =>
+    parseCrl(pemBody(b), blocks.length > 1 ? `crl ${i + 1} in "${path}"` : `crl "${path}"`),
+  );
 }
 
-/** Lower-case hex without colons, spaces or leading zeros; undefined if not a serial. */
-export function normalizeSerial(text: string): string | undefined {
-  const hex = text.replace(/[:\s]/g, '').toLowerCase();
-  if (!SERIAL.test(hex)) return undefined;
-  return hex.replace(/^0+(?=.)/, '');
+/** The list as one PEM block, the form node:tls takes. */
+export function crlPem(crl: Crl): string {
+  return toPem('X509 CRL', crl.der);
 }
 
-function serialBytes(hex: string): ArrayBuffer {
-  let even = hex.length % 2 === 1 ? `0${hex}` : hex;
-  if (parseInt(even.slice(0, 2), 16) >= 0x80) even = `00${even}`; // keep the INTEGER positive
-  return toArrayBuffer(Buffer.from(even, 'hex'));
-}
-
-function serialOf(der: ArrayBuffer): string {
-  return normalizeSerial(Buffer.from(der).toString('hex')) ?? '';
-}
-
-function nextUpdateFor(days: number | undefined, now: Date, ca: LoadedCa): Date {
-  if (days === undefined) {
-    const caEnd = new Date(ca.cert.validTo);
-    return caEnd > now ? caEnd : new Date(now.getTime() + DAY_MS);
-  }
-  if (!Number.isInteger(days) || days < 1) {
-    throw new UsageError(`invalid crl lifetime of ${days} days: expected a whole number ≥ 1`);
-  }
-  return new Date(now.getTime() + days * DAY_MS);
-}
-
-function signCrl(
-  ca: LoadedCa,
-  entries: RevokedCertificate[],
-  crlNumber: number,
-  now: Date,
-  nextUpdate: Date,
-): string {
-  const signer = signerFor(ca.key);
-  const caTbs = AsnConvert.parse(ca.cert.raw, Certificate).tbsCertificate;
-  const ski = caTbs.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
-  const crlExtensions = [
-    new Extension({
-      extnID: id_ce_cRLNumber,
-      extnValue: new OctetString(AsnConvert.serialize(new CRLNumber(crlNumber))),
-    }),
-  ];
-  if (ski) {
-    const keyIdentifier = new KeyIdentifier(AsnConvert.parse(ski.extnValue, SubjectKeyIdentifier));
-    const aki = new AuthorityKeyIdentifier({ keyIdentifier });
-    crlExtensions.unshift(
-      new Extension({
-        extnID: id_ce_authorityKeyIdentifier,
-        extnValue: new OctetString(AsnConvert.serialize(aki)),
-      }),
-    );
-  }
-  const tbsCertList = new TBSCertList({
-    version: Version.v2,
-    signature: signer.algorithm,
-    issuer: caTbs.subject,
-    thisUpdate: new Time(now),
-    nextUpdate: new Time(nextUpdate),
-    crlExtensions,
-    ...(entries.length > 0 ? { revokedCertificates: entries } : {}),
-  });
-  const list = new CertificateList({
-    tbsCertList,
-    signatureAlgorithm: signer.algorithm,
-    signature: signDer(signer, AsnConvert.serialize(tbsCertList)),
-  });
-  return toPem('X509 CRL', AsnConvert.serialize(list));
-}
-
-function parseCrl(pem: string, path: string): CertificateList {
-  const body = pem.replace(/-----(BEGIN|END) X509 CRL-----/g, '').replace(/\s+/g, '');
+/** Parses a DER CertificateList; `what` names it in the pki-invalid error. */
+export function parseCrl(der: Buffer, what: string): Crl {
   try {
-    return AsnConvert.parse(Buffer.from(body, 'base64'), CertificateList);
+    return parseCertificateList(der);
   } catch (e) {
-    throw new SecureStreamError('pki-invalid', `crl "${path}" cannot be parsed`, undefined, {
-      cause: e,
-    });
+    if (!(e instanceof DerError)) throw e;
+    throw new SecureStreamError(
+      'pki-invalid',
+      `${what} cannot be parsed: ${e.message}`,
+      undefined,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
-async function readOwnCrl(path: string, ca: LoadedCa): Promise<CertificateList> {
-  const blocks = pemBlocks(await readPemFile(path)).filter((b) => b.label === 'X509 CRL');
-  if (blocks.length !== 1) {
-    throw new SecureStreamError('pki-invalid', `"${path}" must hold exactly one pem crl`);
+function parseCertificateList(der: Buffer): Crl {
+  const outer = expectElement(der, 0, TAG.SEQUENCE);
+  if (outer.end !== der.length) throw new DerError('trailing bytes after the crl');
+  const [tbsEl, algEl, sigEl, extra] = [...children(der, outer)];
+  if (!tbsEl || !algEl || !sigEl || extra) throw new DerError('not a CertificateList');
+  if (tbsEl.tag !== TAG.SEQUENCE || algEl.tag !== TAG.SEQUENCE || sigEl.tag !== TAG.BIT_STRING) {
+    throw new DerError('not a CertificateList');
   }
-  const crl = parseCrl((blocks[0] as { text: string }).text, path);
-  if (!crlSignedBy(crl, ca.cert)) throw foreignCrl(path);
+  const sigBits = contentBytes(der, sigEl);
+  if (sigBits[0] !== 0) throw new DerError('signature with unused bits');
+
+  let pos = tbsEl.contentStart;
+  const next = (): DerElement | undefined =>
+    pos < tbsEl.end ? readElement(der, pos, tbsEl.end) : undefined;
+  let el = next();
+  if (el?.tag === TAG.INTEGER) {
+    const v = contentBytes(der, el);
+    if (v.length !== 1 || v[0] !== 1) throw new DerError('crl version other than v2');
+    pos = el.end;
+    el = next();
+  }
+  if (el?.tag !== TAG.SEQUENCE) throw new DerError('missing signature algorithm');
+  if (!elementBytes(der, el).equals(elementBytes(der, algEl))) {
+    throw new DerError('the two signature algorithms differ');
+  }
+  pos = el.end;
+  const issuerEl = expectElement(der, pos, TAG.SEQUENCE, tbsEl.end);
+  pos = issuerEl.end;
+  const thisEl = readElement(der, pos, tbsEl.end);
+  const crl: Crl = {
+    der,
+    tbs: elementBytes(der, tbsEl),
+    signatureAlgorithm: elementBytes(der, algEl),
+    signature: sigBits.subarray(1),
+    issuer: elementBytes(der, issuerEl),
+    issuerText: nameText(elementBytes(der, issuerEl)),
+    thisUpdate: decodeTime(der, thisEl),
+    delta: false,
+    revokedCount: 0,
+  };
+  pos = thisEl.end;
+  el = next();
+  if (el && (el.tag === TAG.UTC_TIME || el.tag === TAG.GENERALIZED_TIME)) {
+    crl.nextUpdate = decodeTime(der, el);
+    pos = el.end;
+    el = next();
+  }
+  if (el?.tag === TAG.SEQUENCE) {
+    readEntries(der, el, crl);
+    pos = el.end;
+    el = next();
+  }
+  if (el?.tag === contextTag(0)) {
+    readCrlExtensions(der, expectElement(der, el.contentStart, TAG.SEQUENCE, el.end), crl);
+    pos = el.end;
+    el = next();
+  }
+  if (el) throw new DerError(`unexpected element in TBSCertList at byte ${el.start}`);
   return crl;
 }
 
-/** True when `crl` names `ca` as issuer and carries a valid signature of its key. */
-export function crlSignedBy(crl: CertificateList, ca: X509Certificate): boolean {
-  const caSubject = AsnConvert.parse(ca.raw, Certificate).tbsCertificate.subject;
-  const hash = HASH_OF_SIGNATURE[crl.signatureAlgorithm.algorithm];
-  if (hash === undefined || crl.tbsCertListRaw === undefined) return false;
-  if (!sameName(crl.tbsCertList.issuer, caSubject)) return false;
-  const tbs = new Uint8Array(crl.tbsCertListRaw);
-  return verify(hash, tbs, ca.publicKey, new Uint8Array(crl.signature));
+/** Counts the entries and looks for critical entry extensions, without keeping any entry. */
+function readEntries(der: Buffer, list: DerElement, crl: Crl): void {
+  let count = 0;
+  for (let pos = list.contentStart; pos < list.end;) {
+    const entry = expectElement(der, pos, TAG.SEQUENCE, list.end);
+    const serial = expectElement(der, entry.contentStart, TAG.INTEGER, entry.end);
+    const date = readElement(der, serial.end, entry.end);
+    if (date.tag !== TAG.UTC_TIME && date.tag !== TAG.GENERALIZED_TIME) {
+      throw new DerError(`entry ${count + 1} has no revocation date`);
+    }
+    if (date.end < entry.end) {
+      const exts = expectElement(der, date.end, TAG.SEQUENCE, entry.end);
+      if (exts.end !== entry.end) throw new DerError(`entry ${count + 1} has trailing bytes`);
+      for (const ext of children(der, exts)) {
+        const { oid, critical } = extensionHead(der, ext);
+        if (
+          critical &&
+          crl.unhandledCritical === undefined &&
+          !contentBytes(der, oid).equals(CERTIFICATE_ISSUER)
+        ) {
+          crl.unhandledCritical = decodeOid(der, oid);
+        }
+      }
+    }
+    count++;
+    pos = entry.end;
+  }
+  crl.revokedCount = count;
+  if (count > 0) crl.entries = { start: list.contentStart, end: list.end };
 }
 
-function sameName(a: Name, b: Name): boolean {
-  return Buffer.from(AsnConvert.serialize(a)).equals(Buffer.from(AsnConvert.serialize(b)));
+function readCrlExtensions(der: Buffer, exts: DerElement, crl: Crl): void {
+  for (const ext of children(der, exts)) {
+    const { oid, critical, value } = extensionHead(der, ext);
+    const id = decodeOid(der, oid);
+    if (critical && !HANDLED_CRITICAL.includes(id)) crl.unhandledCritical ??= id;
+    if (id === OID.cRLNumber) {
+      const n = expectElement(der, value.contentStart, TAG.INTEGER, value.end);
+      crl.crlNumber = BigInt(`0x${contentBytes(der, n).toString('hex') || '0'}`);
+    } else if (id === OID.deltaCRLIndicator) {
+      crl.delta = true;
+    } else if (id === OID.authorityKeyIdentifier) {
+      const aki = expectElement(der, value.contentStart, TAG.SEQUENCE, value.end);
+      for (const part of children(der, aki)) {
+        if (part.tag === 0x80) crl.authorityKeyId = contentBytes(der, part).toString('hex');
+      }
+    }
+  }
 }
 
-function crlNumberOf(crl: CertificateList | undefined): number {
-  const ext = crl?.tbsCertList.crlExtensions?.find((e) => e.extnID === id_ce_cRLNumber);
-  return ext ? AsnConvert.parse(ext.extnValue, CRLNumber).value : 0;
+/** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
+function extensionHead(
+  der: Buffer,
+  ext: DerElement,
+): { oid: DerElement; critical: boolean; value: DerElement } {
+  if (ext.tag !== TAG.SEQUENCE) throw new DerError(`extension expected at byte ${ext.start}`);
+  const oid = expectElement(der, ext.contentStart, TAG.OID, ext.end);
+  let el = readElement(der, oid.end, ext.end);
+  let critical = false;
+  if (el.tag === TAG.BOOLEAN) {
+    critical = der[el.contentStart] !== 0;
+    el = readElement(der, el.end, ext.end);
+  }
+  if (el.tag !== TAG.OCTET_STRING || el.end !== ext.end) {
+    throw new DerError(`malformed extension at byte ${ext.start}`);
+  }
+  return { oid, critical, value: el };
 }
 
-function foreignCrl(path: string): SecureStreamError {
-  return new SecureStreamError(
-    'pki-crl-foreign',
-    `crl "${path}" is not signed by this ca`,
-    'it belongs to another CA: move it away, then revoke again',
+/** Lower-case hex without leading zeros; undefined if not a serial (RFC 5280: ≤ 20 octets). */
+export function normalizeSerial(text: string): string | undefined {
+  const hex = text.replace(/[:\s]/g, '').toLowerCase();
+  if (!/^[0-9a-f]{1,40}$/.test(hex)) return undefined;
+  return hex.replace(/^0+(?=.)/, '');
+}
+
+/** Calls `each` with every revoked serial as normalised hex; stops when it returns true. */
+export function someRevokedSerial(crl: Crl, each: (serialHex: string) => boolean): boolean {
+  if (!crl.entries) return false;
+  const { der } = crl;
+  for (let pos = crl.entries.start; pos < crl.entries.end;) {
+    const entry = readElement(der, pos, crl.entries.end);
+    const serial = readElement(der, entry.contentStart, entry.end);
+    const hex = contentBytes(der, serial)
+      .toString('hex')
+      .replace(/^0+(?=.)/, '');
+    if (each(hex)) return true;
+    pos = entry.end;
+  }
+  return false;
+}
+
+/** Whether `serialHex` (normalised) is on the list. */
+export function isRevoked(crl: Crl, serialHex: string): boolean {
+  return someRevokedSerial(crl, (s) => s === serialHex);
+}
+
+/**
+ * True when `crl` names `ca`'s subject as issuer (compared as OpenSSL compares names) and its
+ * signature verifies with `ca`'s key.
+ */
+export function crlSignedBy(crl: Crl, ca: X509Certificate): boolean {
+  return sameName(crl.issuer, subjectDer(ca)) && signatureValid(crl, ca);
+}
+
+/** The signature check alone, by signature algorithm. */
+export function signatureValid(crl: Crl, ca: X509Certificate): boolean {
+  const alg = algorithmOf(crl.signatureAlgorithm);
+  if (!alg) return false;
+  try {
+    return verify(alg.hash, crl.tbs, { key: ca.publicKey, ...alg.options }, crl.signature);
+  } catch {
+    return false; // wrong key type for the algorithm
+  }
+}
+
+interface Algorithm {
+  hash: string | null;
+  options: { padding?: number; saltLength?: number };
+}
+
+const HASH_BY_SIGNATURE: Record<string, string | null> = {
+  '1.2.840.10045.4.1': 'sha1',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.113549.1.1.5': 'sha1',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.3.101.112': null, // Ed25519
+  '1.3.101.113': null, // Ed448
+};
+const HASH_BY_OID: Record<string, string> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+};
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+
+/** The verify() arguments for an AlgorithmIdentifier; RSASSA-PSS parameters per RFC 4055. */
+function algorithmOf(algDer: Buffer): Algorithm | undefined {
+  const seq = readElement(algDer, 0);
+  const oidEl = expectElement(algDer, seq.contentStart, TAG.OID, seq.end);
+  const oid = decodeOid(algDer, oidEl);
+  if (oid in HASH_BY_SIGNATURE) return { hash: HASH_BY_SIGNATURE[oid] ?? null, options: {} };
+  if (oid !== RSASSA_PSS) return undefined;
+  let hash = 'sha1';
+  let saltLength = 20;
+  if (oidEl.end < seq.end) {
+    const params = expectElement(algDer, oidEl.end, TAG.SEQUENCE, seq.end);
+    for (const p of children(algDer, params)) {
+      if (p.tag === contextTag(0)) {
+        const a = expectElement(algDer, p.contentStart, TAG.SEQUENCE, p.end);
+        const h =
+          HASH_BY_OID[decodeOid(algDer, expectElement(algDer, a.contentStart, TAG.OID, a.end))];
+        if (!h) return undefined;
+        hash = h;
+      } else if (p.tag === contextTag(2)) {
+        const n = expectElement(algDer, p.contentStart, TAG.INTEGER, p.end);
+        saltLength = Number.parseInt(contentBytes(algDer, n).toString('hex'), 16);
+      }
+    }
+  }
+  return { hash, options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength } };
+}
+
+/** Everything {@link buildCrl} writes. */
+export interface CrlContents {
+  signer: Signer;
+  /** The issuer Name, DER: the CA certificate's subject. */
+  issuer: Buffer;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  crlNumber: bigint;
+  /** The CA's subjectKeyIdentifier, for the authorityKeyIdentifier extension. */
+  authorityKeyId?: Buffer;
+  /** revokedCertificates entries, DER, concatenated (existing entries are copied as they are). */
+  entries: Buffer[];
+}
+
+/** One revokedCertificates entry without extensions. */
+export function crlEntry(serialHex: string, revoked: Date): Buffer {
+  const hex = serialHex.length % 2 ? `0${serialHex}` : serialHex;
+  return encodeElement(TAG.SEQUENCE, encodeUnsigned(Buffer.from(hex, 'hex')), encodeTime(revoked));
+}
+
+/** A v2 CRL with CRL number and authority key identifier, signed: DER. */
+export function buildCrl(c: CrlContents): Buffer {
+  const extension = (oid: string, value: Buffer): Buffer =>
+    encodeElement(
+      TAG.SEQUENCE,
+      encodeElement(TAG.OID, oidBytes(oid)),
+      encodeElement(TAG.OCTET_STRING, value),
+    );
+  const extensions = [extension(OID.cRLNumber, encodeUnsigned(bigintBytes(c.crlNumber)))];
+  if (c.authorityKeyId) {
+    const aki = encodeElement(TAG.SEQUENCE, encodeElement(0x80, c.authorityKeyId));
+    extensions.unshift(extension(OID.authorityKeyIdentifier, aki));
+  }
+  const entries = c.entries.reduce((n, e) => n + e.length, 0);
+  const tbs = encodeElement(
+    TAG.SEQUENCE,
+    encodeElement(TAG.INTEGER, Buffer.from([1])),
+    Buffer.from(AsnConvert.serialize(c.signer.algorithm)),
+    c.issuer,
+    encodeTime(c.thisUpdate),
+    encodeTime(c.nextUpdate),
+    ...(entries > 0 ? [encodeElement(TAG.SEQUENCE, ...c.entries)] : []),
+    encodeElement(contextTag(0), encodeElement(TAG.SEQUENCE, ...extensions)),
   );
+  return signTbs(tbs, c.signer);
+}
+
+function bigintBytes(n: bigint): Buffer {
+  const hex = n.toString(16);
+  return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex');
+}
+
+/** The content octets of an OBJECT IDENTIFIER. */
+function oidBytes(oid: string): Buffer {
+  const [a = 0, b = 0, ...rest] = oid.split('.').map(Number);
+  const out: number[] = [];
+  for (const arc of [a * 40 + b, ...rest]) {
+    const bytes = [arc & 0x7f];
+    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128))
+      bytes.unshift(0x80 | (v & 0x7f));
+    out.push(...bytes);
+  }
+  return Buffer.from(out);
 }

@@ -1,30 +1,46 @@
-// PKI folders: `pki init` and `pki issue-client`.
-
+/**
+ * PKI folders: the layout (`ca.crt`, `ca.key`, `server.*`, `NAME.*`, `crl.pem`), `pki init`,
+ * `pki issue-client`, reading the folder's CA, and writing files so they appear only whole.
+ */
 import { randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { AtomicFile } from '../atomic.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
-import {
-  assertKeyMatches,
-  assertValidAt,
-  parseCertificates,
-  parsePrivateKey,
-  pathExists,
-  readPemFile,
-} from './load.js';
+import { canonicalIp } from './altnames.js';
+import { assertKeyMatches, assertValidAt, type Role } from './checks.js';
+import { isCaCertificate } from './describe.js';
 import {
   createCa,
   issueCertificate,
   keySpecFor,
   keySpecOf,
-  pkcs8,
   type KeySpec,
   type KeyType,
   type PemPair,
-} from './x509.js';
-import { canonicalIp } from './altnames.js';
+} from './generate.js';
+import { parseCertificates, parsePrivateKey, pkcs8, readPemFile } from './pem.js';
+
+/** Name of the revocation list inside a PKI folder. */
+export const CRL_FILE = 'crl.pem';
+
+/**
+ * The default CA, certificate and key paths inside a PKI folder made by `pki init`:
+ * the server uses server.crt/server.key, a client NAME.crt/NAME.key (default "client").
+ */
+export function pkiPaths(
+  dir: string,
+  role: Role,
+  clientName = 'client',
+): { caPath: string; certPath: string; keyPath: string } {
+  const base = role === 'server' ? 'server' : clientName;
+  return {
+    caPath: join(dir, 'ca.crt'),
+    certPath: join(dir, `${base}.crt`),
+    keyPath: join(dir, `${base}.key`),
+  };
+}
 
 /** Leaf lifetime when none is asked for: 825 days, the old CA/Browser Forum maximum. */
 export const DEFAULT_LEAF_DAYS = 825;
@@ -122,7 +138,7 @@ export async function initPki(opts: InitPkiOptions): Promise<InitPkiResult> {
   const clients = checkClientNames(opts.clients ?? ['client']);
   const names = ['ca', 'server', ...clients];
   const targets = names.flatMap((n) => [join(opts.dir, `${n}.crt`), join(opts.dir, `${n}.key`)]);
-  const crlPath = join(opts.dir, 'crl.pem');
+  const crlPath = join(opts.dir, CRL_FILE);
   if (!opts.force) await assertAbsent([...targets, crlPath], 'use --force to replace it');
   else await assertReplaceable(targets);
 
@@ -190,7 +206,7 @@ export async function issueClient(opts: IssueClientOptions): Promise<IssueClient
   );
   const ca = await loadCaFromDir(opts.dir);
   const now = opts.now ?? new Date();
-  assertValidAt(ca.cert, now, ca.certPath);
+  assertValidAt(ca.cert, now, `certificate "${ca.certPath}"`);
   let keySpec = keySpecOf(ca.key);
   if (opts.keyType !== undefined || opts.rsaBits !== undefined) {
     const rsaBits = opts.rsaBits ?? (keySpec.kind === 'rsa' ? keySpec.bits : undefined);
@@ -214,7 +230,7 @@ export async function loadCaFromDir(dir: string): Promise<LoadedCa> {
   const keyPath = join(dir, 'ca.key');
   const [certPem, keyText] = await Promise.all([readPemFile(certPath), readPemFile(keyPath)]);
   const cert = parseCertificates(certPem, certPath)[0] as X509Certificate;
-  if (!cert.ca) {
+  if (!isCaCertificate(cert)) {
     throw new SecureStreamError('pki-invalid', `"${certPath}" is not a ca certificate`);
   }
   const key = parsePrivateKey(keyText, keyPath);
@@ -382,4 +398,18 @@ function writeError(e: unknown, path: string): SecureStreamError {
   return new SecureStreamError('pki-write-failed', `cannot write "${path}": ${why}`, undefined, {
     cause: e,
   });
+}
+
+/**
+ * Whether something exists at `path` (a dangling symlink counts). Any error other than
+ * ENOENT is `pki-unreadable`: a PKI file that cannot be checked must not be taken as absent.
+ */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw new SecureStreamError('pki-unreadable', `cannot read "${path}"`, undefined, { cause: e });
+  }
 }

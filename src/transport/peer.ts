@@ -1,4 +1,5 @@
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import type { PeerCertificate, Server, TLSSocket } from 'node:tls';
 import { parseAltNames } from '../pki/altnames.js';
 
 /** Who is on the other end of an authorized connection, as access rules and logs see it. */
@@ -76,4 +77,44 @@ export function formatName(name: PeerCertificate['subject'] | undefined): string
   if (!name) return 'unknown';
   const parts = Object.entries(name as unknown as Record<string, string | string[]>);
   return parts.flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`)).join(', ');
+}
+
+/** The certificate a client presented, for handshakes whose verification failed. */
+const presented = new WeakMap<TLSSocket, X509Certificate>();
+
+/**
+ * Makes {@link presentedCertificate} work for `server`'s refused handshakes. node checks the
+ * client's chain when the handshake is done and destroys a refused socket before any event
+ * of ours, so the certificate has to be taken in that moment: a 'secure' listener placed
+ * first. The 'keylog' event is the only public one that hands over a server-side socket
+ * before then (the line itself, key material, is ignored and never kept). The certificate is
+ * taken only when node's own check (the TLSWrap's verifyError, which node reads next) failed:
+ * an X509Certificate costs about 250 µs, too much for every handshake.
+ */
+export function recordRefusedPeers(server: Server): void {
+  const watched = new WeakSet<TLSSocket>();
+  server.on('keylog', (_line: Buffer, socket: TLSSocket) => {
+    if (watched.has(socket)) return;
+    watched.add(socket);
+    socket.prependOnceListener('secure', () => {
+      const handle = (socket as TLSSocket & { ssl?: { verifyError?: () => unknown } }).ssl;
+      if (handle?.verifyError?.() == null) return;
+      const cert = socket.getPeerX509Certificate();
+      if (cert) presented.set(socket, cert);
+    });
+  });
+}
+
+/**
+ * The leaf a refused client presented, followed by the issuers node linked to it (the chain
+ * the client sent, then CAs of the server's trust store), at most 10 deep.
+ */
+export function presentedChain(socket: TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  for (let c = presented.get(socket); c && chain.length < 10; c = c.issuerCertificate) {
+    const fp = c.fingerprint256;
+    if (chain.some((x) => x.fingerprint256 === fp)) break;
+    chain.push(c);
+  }
+  return chain;
 }

@@ -13,8 +13,8 @@ import {
 import type { Logger } from '../log.js';
 import { SecureStreamError } from '../errors.js';
 import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
-import { explainServerTlsError } from './explain.js';
-import { PeerIdentityCache } from './peer.js';
+import { handshakeRefusal } from './explain.js';
+import { PeerIdentityCache, recordRefusedPeers } from './peer.js';
 import { formatHostPort, unmapIPv4 } from './address.js';
 import { DigestCache } from './digestcache.js';
 import type { Authorizer } from '../access.js';
@@ -87,19 +87,14 @@ export class FileServer {
     this.server.on('secureConnection', (s: TLSSocket) => {
       this.onSecure(s);
     });
+    recordRefusedPeers(this.server);
     this.server.on('tlsClientError', (err: Error, s: TLSSocket) => {
-      // node verifies the client certificate after the handshake and then destroys the
-      // socket, so the error is a bare reset; the verification result is on the socket.
-      const verify = s.authorizationError as unknown;
-      const reason =
-        typeof verify === 'string' ? explainServerTlsError(verify) : explainServerTlsError(err);
       this.opts.observer?.handshake('failed');
       this.log.warn(
         {
           ...this.peerOf(s),
           outcome: 'handshake-failed',
-          reason,
-          ...(typeof verify === 'string' ? { verifyError: verify } : { error: errCode(err) }),
+          ...handshakeRefusal(s, err, this.opts.pem.trust),
         },
         'handshake failed',
       );
@@ -346,10 +341,6 @@ function peerAddr(s: Socket): string {
   const a = s.remoteAddress ?? raw.remoteAddress;
   const port = s.remotePort ?? raw.remotePort ?? '?';
   return a === undefined ? `?:${port}` : formatHostPort(unmapIPv4(a), port);
-}
-
-function errCode(e: Error): string {
-  return (e as { code?: string }).code ?? e.message;
 }
 
 function listenError(e: unknown, host: string | undefined, port: number): SecureStreamError {

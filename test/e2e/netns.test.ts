@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { issueCertificate } from '../../src/pki/x509.js';
+import { issueCertificate } from '../../src/pki/generate.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { CLI, run, runCli, tempDir } from '../helpers/proc.js';
 

@@ -4,7 +4,7 @@
  * Also --crl FILE, CRLs that would lock clients out, and a CRL that disappears.
  */
 import { strict as assert } from 'node:assert';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -96,7 +96,18 @@ describe('revocation', () => {
     assert.equal(refused.code, 3);
     assert.match(refused.stderr, /closed the connection after receiving our certificate/);
     const line = await server.waitForLog((l) => l['outcome'] === 'handshake-failed', { since });
-    assert.equal(line['reason'], 'client certificate revoked');
+    const alice = new X509Certificate(await readFile(join(pki, 'alice.crt')));
+    const serial = alice.serialNumber.toLowerCase().replace(/^0+/, '');
+    assert.match(
+      String(line['reason']),
+      new RegExp(
+        `^client certificate revoked \\(serial ${serial}, by the CRL of "CN=securestream CA`,
+      ),
+    );
+    assert.equal(line['cause'], 'revoked');
+    assert.equal(line['subject'], 'CN=alice');
+    assert.equal(line['serial'], serial);
+    assert.equal(line['fingerprint256'], alice.fingerprint256.replace(/:/g, '').toLowerCase());
     assert.equal(line['verifyError'], 'CERT_REVOKED');
 
     assert.equal(await served(pki, 'bob', server.port), true, 'bob is not revoked');

@@ -9,7 +9,7 @@ import {
   type KeySpec,
   type LeafOptions,
   type PemPair,
-} from '../../src/pki/x509.js';
+} from '../../src/pki/generate.js';
 
 /** Absolute paths of a certificate and its private key. */
 export interface CertFiles {

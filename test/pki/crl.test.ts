@@ -4,8 +4,11 @@ import { copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { normalizeSerial, readCrl, revoke } from '../../src/pki/crl.js';
+import { normalizeSerial, readCrlFile } from '../../src/pki/crl.js';
 import { initPki, issueClient } from '../../src/pki/folder.js';
+import { revoke } from '../../src/pki/revoke.js';
+import { readTrustAnchors } from '../../src/pki/trust.js';
+import { loadCrl } from '../../src/revocation.js';
 import { openssl, tempDir } from '../helpers/pki.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -16,6 +19,11 @@ async function rejectsWith(p: Promise<unknown>, code: string, text?: RegExp): Pr
     if (text) assert.match((e as Error).message, text);
     return true;
   });
+}
+
+/** A date as a CRL stores it: whole seconds. */
+function wholeSeconds(d: Date): string {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString();
 }
 
 async function serialOf(path: string): Promise<string> {
@@ -43,7 +51,7 @@ describe('revoke', () => {
     assert.equal(r.serialHex, await serialOf(join(dir, 'alice.crt')));
     assert.equal(r.alreadyRevoked, false);
     assert.equal(r.revokedCount, 1);
-    assert.equal(r.crlNumber, 1);
+    assert.equal(r.crlNumber, 1n);
     assert.equal(r.crlPath, join(dir, 'crl.pem'));
     assert.equal((await stat(r.crlPath)).mode & 0o777, 0o644);
 
@@ -81,7 +89,7 @@ describe('revoke', () => {
     assert.equal(r.name, undefined);
     assert.equal(r.serialHex, serial);
     assert.equal(r.revokedCount, 2);
-    assert.equal(r.crlNumber, 2);
+    assert.equal(r.crlNumber, 2n);
     const v = openssl(
       ['verify', '-crl_check', '-CAfile', 'ca.crt', '-CRLfile', 'crl.pem', 'bob.crt'],
       dir,
@@ -99,7 +107,7 @@ describe('revoke', () => {
     assert.equal(r.serialHex, '8001');
     const text = openssl(['crl', '-in', join(dir, 'crl.pem'), '-noout', '-text']).stdout;
     assert.match(text, /Serial Number: 8001\n/);
-    assert.equal(r.crlNumber, 3);
+    assert.equal(r.crlNumber, 3n);
   });
 
   test('nextUpdate defaults to the CA expiry; nextUpdateDays overrides it', async () => {
@@ -143,32 +151,56 @@ describe('revoke', () => {
   });
 });
 
-describe('readCrl', () => {
-  test('returns the CRL PEM, checked against the CA', async () => {
-    const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
-    const pem = await readCrl(join(dir, 'crl.pem'), { ca });
-    assert.match(pem, /^-----BEGIN X509 CRL-----\n[\s\S]+-----END X509 CRL-----\n$/);
-    assert.deepEqual(pem, await readFile(join(dir, 'crl.pem'), 'utf8'));
+describe('loadCrl', () => {
+  const anchorsOf = async (d: string) =>
+    readTrustAnchors(
+      await readFile(join(d, 'ca.crt'), 'utf8'),
+      join(d, 'ca.crt'),
+      'client',
+      new Date(),
+    );
+
+  test('returns the list of the CA, as one PEM block per list', async () => {
+    const loaded = await loadCrl({ kind: 'pki', dir }, await anchorsOf(dir));
+    assert.ok(loaded);
+    assert.deepEqual(loaded.pem, [await readFile(join(dir, 'crl.pem'), 'utf8')]);
+    assert.equal(loaded.revokedCount, 4); // alice, bob, 8001, carol
+    assert.deepEqual(loaded.warnings, []);
+    assert.equal(loaded.lists[0]?.signers.length, 1);
   });
 
   test('pki-crl-foreign for another CA, pki-invalid for junk, pki-missing', async () => {
-    const otherCa = await readFile(join(other, 'ca.crt'), 'utf8');
-    await rejectsWith(readCrl(join(dir, 'crl.pem'), { ca: otherCa }), 'pki-crl-foreign');
-    await readCrl(join(dir, 'crl.pem')); // without a CA only the format is checked
-    await rejectsWith(readCrl(join(dir, 'ca.crt')), 'pki-invalid', /no pem crl/);
+    const otherAnchors = await anchorsOf(other);
+    const explicit = (path: string) => ({ kind: 'explicit' as const, path });
+    await rejectsWith(
+      loadCrl(explicit(join(dir, 'crl.pem')), otherAnchors),
+      'pki-crl-foreign',
+      /is not signed by this ca: its issuer "CN=securestream CA [0-9a-f]+" is no ca of the ca file/,
+    );
+    await readCrlFile(join(dir, 'crl.pem')); // without a CA only the format is checked
+    await rejectsWith(readCrlFile(join(dir, 'ca.crt')), 'pki-invalid', /no pem crl/);
     const broken = join(root, 'broken.pem');
     await writeFile(broken, '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n');
-    await rejectsWith(readCrl(broken), 'pki-invalid', /cannot be parsed/);
-    await rejectsWith(readCrl(join(root, 'absent.pem')), 'pki-missing');
+    await rejectsWith(readCrlFile(broken), 'pki-invalid', /cannot be parsed/);
+    await rejectsWith(readCrlFile(join(root, 'absent.pem')), 'pki-missing');
   });
 
-  test('pki-crl-expired once nextUpdate has passed', async () => {
+  test('a list past nextUpdate loads with a warning that names the CA and the date', async () => {
     const d = join(root, 'short');
     await initPki({ dir: d });
-    await revoke({ dir: d, target: 'client', nextUpdateDays: 1 });
-    await readCrl(join(d, 'crl.pem'));
+    const r = await revoke({ dir: d, target: 'client', nextUpdateDays: 1 });
+    const anchors = await anchorsOf(d);
+    assert.deepEqual((await loadCrl({ kind: 'pki', dir: d }, anchors))?.warnings, []);
     const later = new Date(Date.now() + 2 * DAY);
-    await rejectsWith(readCrl(join(d, 'crl.pem'), { now: later }), 'pki-crl-expired', /expired on/);
+    const loaded = await loadCrl({ kind: 'pki', dir: d }, anchors, undefined, later);
+    assert.ok(loaded);
+    assert.equal(loaded.warnings.length, 1);
+    assert.match(
+      String(loaded.warnings[0]),
+      new RegExp(
+        `the list of ca "CN=securestream CA [0-9a-f]+" expired on ${wholeSeconds(r.nextUpdate)}`,
+      ),
+    );
   });
 });
 

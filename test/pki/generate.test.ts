@@ -10,8 +10,8 @@ import {
   normalizeSan,
   writeFilesAtomically,
 } from '../../src/pki/folder.js';
-import { createCa, generateKey, issueCertificate, type PemPair } from '../../src/pki/x509.js';
-import { subjectAltNames } from '../../src/pki/load.js';
+import { createCa, generateKey, issueCertificate, type PemPair } from '../../src/pki/generate.js';
+import { altNames } from '../../src/pki/altnames.js';
 import { openssl, tempDir } from '../helpers/pki.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -76,9 +76,11 @@ describe('initPki with EC keys', () => {
 
   test('server certificate carries the default and extra SANs', async () => {
     const server = await cert(join(dir, 'server.crt'));
-    assert.deepEqual(subjectAltNames(server), {
+    assert.deepEqual(altNames(server), {
       dnsNames: ['localhost', 'files.example.com'],
       ipAddresses: ['127.0.0.1', '::1', '10.0.0.5', '2001:db8::1'],
+      emails: [],
+      uris: [],
     });
     assert.match(server.subjectAltName ?? '', /DNS:localhost/);
     assert.match(server.subjectAltName ?? '', /IP Address:10\.0\.0\.5/);

@@ -1,3 +1,7 @@
+/**
+ * Certificate creation for `pki init` and `pki issue-client` (and for test fixtures): keys,
+ * a self-signed CA, and leaf certificates whose usages follow from what they are for.
+ */
 import {
   X509Certificate,
   createHash,
@@ -5,13 +9,11 @@ import {
   createPublicKey,
   generateKeyPair,
   randomBytes,
-  sign,
   type KeyObject,
 } from 'node:crypto';
 import { isIP } from 'node:net';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
-  AlgorithmIdentifier,
   AttributeTypeAndValue,
   AttributeValue,
   AuthorityKeyIdentifier,
@@ -43,21 +45,24 @@ import {
 } from '@peculiar/asn1-x509';
 import { SecureStreamError, UsageError } from '../errors.js';
 import { canonicalIp } from './altnames.js';
-import { assertKeyMatches } from './load.js';
+import { assertKeyMatches } from './checks.js';
+import { isCaCertificate } from './describe.js';
+import { pkcs8, toPem } from './pem.js';
+import { signTbs, signerFor, unsupportedCaKey, type Signer } from './sign.js';
 
 // Certificates are built with @peculiar/asn1-x509 (the ASN.1 layer of @peculiar/x509) and
-// signed with node:crypto: @peculiar/x509 v2 itself cannot be imported without a global
+// signed with node:crypto (sign.ts): @peculiar/x509 v2 itself cannot be imported without a global
 // reflect-metadata polyfill (its tsyringe dependency throws at load time).
 
 /** Key algorithm offered by `pki init` and `pki issue-client`. */
 export type KeyType = 'ec' | 'rsa';
 
 /**
- * Exact key to generate. CA keys must be 'ec' or 'rsa'; 'ed25519' and 'rsa-pss' exist for
- * leaf certificates in tests of keys the TLS layer refuses.
+ * Exact key to generate. CA keys must be 'ec' or 'rsa'; 'ed25519', 'rsa-pss' and P-521 exist
+ * for leaf certificates in tests (`pki init` offers EC P-256 and RSA).
  */
 export type KeySpec =
-  | { kind: 'ec'; curve: 'P-256' | 'P-384' }
+  | { kind: 'ec'; curve: 'P-256' | 'P-384' | 'P-521' }
   | { kind: 'rsa'; bits: number }
   | { kind: 'ed25519' }
   | { kind: 'rsa-pss'; bits: number };
@@ -95,13 +100,6 @@ export interface LeafOptions {
 /** A certificate issued by {@link issueCertificate}, with its serial as lower-case hex. */
 export interface IssuedCertificate extends PemPair {
   serialHex: string;
-}
-
-/** How a CA key signs: the key, the hash and the AlgorithmIdentifier written into the DER. */
-export interface Signer {
-  key: KeyObject;
-  hash: string;
-  algorithm: AlgorithmIdentifier;
 }
 
 const RSA_MIN_BITS = 1024;
@@ -146,6 +144,7 @@ export function keySpecOf(key: KeyObject): KeySpec {
   switch (key.asymmetricKeyType) {
     case 'ec':
       if (d.namedCurve === 'secp384r1') return { kind: 'ec', curve: 'P-384' };
+      if (d.namedCurve === 'secp521r1') return { kind: 'ec', curve: 'P-521' };
       return { kind: 'ec', curve: 'P-256' };
     case 'rsa':
       return { kind: 'rsa', bits: d.modulusLength ?? 2048 };
@@ -167,53 +166,8 @@ export function keySpecFor(keyType: string, rsaBits?: number): KeySpec {
   throw new UsageError(`invalid key type "${keyType}": expected "ec" or "rsa"`);
 }
 
-/** How `key` signs certificates and CRLs: ECDSA with the curve's hash, or RSA PKCS#1 SHA-256. */
-export function signerFor(key: KeyObject): Signer {
-  if (key.asymmetricKeyType === 'rsa') {
-    // sha256WithRSAEncryption; RFC 4055 requires the NULL parameters
-    const algorithm = new AlgorithmIdentifier({
-      algorithm: '1.2.840.113549.1.1.11',
-      parameters: null,
-    });
-    return { key, hash: 'sha256', algorithm };
-  }
-  if (key.asymmetricKeyType === 'ec') {
-    // ecdsa-with-SHA256/384/512, matched to the curve size (RFC 5758 section 3.2)
-    const byCurve: Record<string, [string, string]> = {
-      prime256v1: ['sha256', '1.2.840.10045.4.3.2'],
-      secp384r1: ['sha384', '1.2.840.10045.4.3.3'],
-      secp521r1: ['sha512', '1.2.840.10045.4.3.4'],
-    };
-    const entry = byCurve[key.asymmetricKeyDetails?.namedCurve ?? ''];
-    if (entry)
-      return { key, hash: entry[0], algorithm: new AlgorithmIdentifier({ algorithm: entry[1] }) };
-  }
-  throw unsupportedCaKey(key);
-}
-
-function unsupportedCaKey(key: KeyObject): SecureStreamError {
-  const what = key.asymmetricKeyDetails?.namedCurve ?? key.asymmetricKeyType ?? 'unknown';
-  return new SecureStreamError(
-    'pki-unsupported-key',
-    `cannot sign with a ${what} ca key`,
-    'use a CA with an EC P-256/P-384 or RSA key',
-  );
-}
-
-/** Signs DER bytes; ECDSA signatures come out DER-encoded as X.509 wants them. */
-export function signDer(signer: Signer, der: ArrayBuffer): ArrayBuffer {
-  return toArrayBuffer(sign(signer.hash, new Uint8Array(der), signer.key));
-}
-
-/** Wraps DER in PEM armour with 64-character lines. */
-export function toPem(label: string, der: ArrayBuffer | Uint8Array): string {
-  const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('base64');
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
 /** Copies bytes into a fresh ArrayBuffer, the type the ASN.1 classes want. */
-export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return new Uint8Array(bytes).buffer;
 }
 
@@ -275,7 +229,9 @@ export async function issueCertificate(ca: PemPair, opts: LeafOptions): Promise<
   const caCert = new X509Certificate(ca.certPem);
   const caKey = createPrivateKey(ca.keyPem);
   assertKeyMatches(caKey, caCert, 'ca key', 'ca certificate');
-  if (!caCert.ca) throw new SecureStreamError('pki-invalid', 'the ca certificate is not a ca');
+  if (!isCaCertificate(caCert)) {
+    throw new SecureStreamError('pki-invalid', 'the ca certificate is not a ca');
+  }
   const caNotAfter = new Date(caCert.validTo);
   // certificates store whole seconds; compare what will be encoded
   if (Math.floor(opts.notAfter.getTime() / 1000) * 1000 > caNotAfter.getTime()) {
@@ -360,12 +316,8 @@ function buildCertificate(t: Template, signer: Signer): string {
     subjectPublicKeyInfo: t.spki,
     extensions: new Extensions(t.extensions),
   });
-  const cert = new Certificate({
-    tbsCertificate,
-    signatureAlgorithm: signer.algorithm,
-    signatureValue: signDer(signer, AsnConvert.serialize(tbsCertificate)),
-  });
-  return toPem('CERTIFICATE', AsnConvert.serialize(cert));
+  const tbs = new Uint8Array(AsnConvert.serialize(tbsCertificate));
+  return toPem('CERTIFICATE', signTbs(tbs, signer));
 }
 
 function extension(extnID: string, critical: boolean, value: unknown): Extension {
@@ -400,11 +352,6 @@ function caKeyId(ca: TBSCertificate): ArrayBuffer {
       new Uint8Array(AsnConvert.parse(ski.extnValue, SubjectKeyIdentifier).buffer),
     );
   return keyIdOf(ca.subjectPublicKeyInfo);
-}
-
-/** A private key as PKCS#8 PEM, the form every key file is written in. */
-export function pkcs8(key: KeyObject): string {
-  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 function ipSan(ip: string): string {
