@@ -17,6 +17,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { SecureStreamError } from './errors.js';
 import { crlPem, readCrlFile, signatureValid, type Crl } from './pki/crl.js';
 import { sameName, subjectDer } from './pki/names.js';
@@ -91,6 +92,10 @@ export async function loadCrl(
       );
     }
   }
+  const pem = lists.map((l) => crlPem(l.crl));
+  pem.forEach((block, i) => {
+    assertOpenSslReads(block, path, lists[i]?.crl.issuerText ?? '');
+  });
   for (const anchor of anchors.partial) throw partialChain(path, anchor);
   for (const ca of anchors.cas) {
     const own = lists.filter((l) => !l.crl.delta && l.signers.includes(ca));
@@ -102,7 +107,7 @@ export async function loadCrl(
   }
   return {
     path,
-    pem: lists.map((l) => crlPem(l.crl)),
+    pem,
     lists,
     revokedCount: lists.reduce((n, l) => n + l.crl.revokedCount, 0),
     nextUpdate: earliest(lists.flatMap((l) => l.crl.nextUpdate ?? [])),
@@ -153,6 +158,20 @@ function timeWarnings(path: string, crl: Crl, now: Date): string[] {
     ];
   }
   return [];
+}
+
+/** What parses here must parse in OpenSSL too, or node:tls would fail to start the server. */
+function assertOpenSslReads(pem: string, path: string, issuer: string): void {
+  try {
+    createSecureContext({ crl: pem });
+  } catch (e) {
+    throw new SecureStreamError(
+      'pki-invalid',
+      `crl "${path}" (issuer ${issuer}) cannot be read by OpenSSL: ${(e as Error).message}`,
+      undefined,
+      { cause: e },
+    );
+  }
 }
 
 function uncovered(path: string, ca: X509Certificate): SecureStreamError {

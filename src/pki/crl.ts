@@ -63,6 +63,8 @@ const HANDLED_CRITICAL: readonly string[] = [
 export interface Crl {
   /** The whole CertificateList. */
   der: Buffer;
+  /** The PEM block it was read from, if it came as PEM. */
+  pem?: string;
   /** The signed part, TBSCertList. */
   tbs: Buffer;
   /** The signatureAlgorithm AlgorithmIdentifier. */
@@ -102,14 +104,15 @@ export async function readCrlFile(path: string): Promise<Crl[]> {
       'a crl file holds "-----BEGIN X509 CRL-----" blocks, or one DER list',
     );
   }
-  return blocks.map((b, i) =>
-    parseCrl(pemBody(b), blocks.length > 1 ? `crl ${i + 1} in "${path}"` : `crl "${path}"`),
-  );
+  return blocks.map((b, i) => ({
+    ...parseCrl(pemBody(b), blocks.length > 1 ? `crl ${i + 1} in "${path}"` : `crl "${path}"`),
+    pem: b.text,
+  }));
 }
 
 /** The list as one PEM block, the form node:tls takes. */
 export function crlPem(crl: Crl): string {
-  return toPem('X509 CRL', crl.der);
+  return crl.pem ?? toPem('X509 CRL', crl.der);
 }
 
 /** Parses a DER CertificateList; `what` names it in the pki-invalid error. */
@@ -196,6 +199,9 @@ function readEntries(der: Buffer, list: DerElement, crl: Crl): void {
   for (let pos = list.contentStart; pos < list.end;) {
     const entry = expectElement(der, pos, TAG.SEQUENCE, list.end);
     const serial = expectElement(der, entry.contentStart, TAG.INTEGER, entry.end);
+    if (!minimalInteger(der, serial)) {
+      throw new DerError(`entry ${count + 1} has a serial that is not a DER INTEGER`);
+    }
     const date = readElement(der, serial.end, entry.end);
     if (date.tag !== TAG.UTC_TIME && date.tag !== TAG.GENERALIZED_TIME) {
       throw new DerError(`entry ${count + 1} has no revocation date`);
@@ -219,6 +225,15 @@ function readEntries(der: Buffer, list: DerElement, crl: Crl): void {
   }
   crl.revokedCount = count;
   if (count > 0) crl.entries = { start: list.contentStart, end: list.end };
+}
+
+/** X.690 8.3.2: no leading 0x00 before a byte < 0x80, no leading 0xff before one ≥ 0x80. */
+function minimalInteger(der: Buffer, el: DerElement): boolean {
+  const n = el.end - el.contentStart;
+  if (n === 0) return false;
+  if (n === 1) return true;
+  const [a, b] = [der[el.contentStart] as number, der[el.contentStart + 1] as number];
+  return !((a === 0 && b < 0x80) || (a === 0xff && b >= 0x80));
 }
 
 function readCrlExtensions(der: Buffer, exts: DerElement, crl: Crl): void {

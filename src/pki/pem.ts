@@ -42,17 +42,18 @@ export function pemBlocks(text: string): PemBlock[] {
 
 /** The DER bytes inside one block. */
 export function pemBody(block: PemBlock): Buffer {
-  const body = block.text.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, '');
-  return Buffer.from(body.replace(/\s+/g, ''), 'base64');
+  const start = block.text.indexOf('-----', 5) + 5; // past "-----BEGIN LABEL-----"
+  const end = block.text.lastIndexOf('-----END');
+  // node's base64 decoder skips the line breaks: no copy of a several-MiB CRL without them
+  return Buffer.from(block.text.slice(start, end), 'base64');
 }
 
 /** Wraps DER in PEM armour with 64-character lines. */
 export function toPem(label: string, der: Uint8Array): string {
-  const lines =
-    Buffer.from(der)
-      .toString('base64')
-      .match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+  const body = Buffer.from(der)
+    .toString('base64')
+    .replace(/.{64}(?=.)/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 }
 
 /** Parses every CERTIFICATE block of a file; at least one is required (else pki-invalid). */
