@@ -34,17 +34,21 @@ export async function readInputFile(path: string, kind: InputFileKind): Promise<
       const st = await fh.stat();
       if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       if (st.size > kind.maxBytes) throw tooLarge(path, kind, `${st.size}`);
-      // One byte more than allowed tells a file that grew past the cap from one that did not.
-      const buf = Buffer.allocUnsafe(Math.min(st.size, kind.maxBytes) + 1);
+      // Read until EOF, not just the size stat gave: a file that grows, or a pseudo-file that
+      // says 0, must not come back cut. One byte more than allowed is where it stops.
+      let buf = Buffer.allocUnsafe(Math.min(st.size, kind.maxBytes) + 1);
       let filled = 0;
       for (;;) {
+        if (filled === buf.length) {
+          if (filled > kind.maxBytes) throw tooLarge(path, kind, `at least ${filled}`);
+          const bigger = Buffer.allocUnsafe(Math.min(2 * buf.length + 4096, kind.maxBytes + 1));
+          buf.copy(bigger, 0, 0, filled);
+          buf = bigger;
+        }
         const { bytesRead } = await fh.read(buf, filled, buf.length - filled, filled);
-        if (bytesRead === 0) break;
+        if (bytesRead === 0) return buf.subarray(0, filled);
         filled += bytesRead;
-        if (filled === buf.length) break;
       }
-      if (filled > kind.maxBytes) throw tooLarge(path, kind, `at least ${filled}`);
-      return buf.subarray(0, filled);
     } finally {
       await fh.close();
     }

@@ -105,8 +105,10 @@ export function resolveTlsPolicy(opts: {
       unusable.push(`${name} (needs keyUsage ${USAGE_FOR[auth]})`);
     else if (!usable.includes(name)) usable.push(name);
   }
+  const tls13 = usable.some((s) => s.startsWith('TLS_'));
+  if (tlsMax === '1.3' && !tls13 && allows(USAGE_FOR.tls13)) usable.push(DEFAULT_TLS13_SUITE);
   const tls12 = usable.filter((s) => !s.startsWith('TLS_'));
-  if (tls12.length === 0 && tlsMax === '1.2') {
+  if (usable.length === 0 || (tls12.length === 0 && tlsMax === '1.2')) {
     throw new SecureStreamError(
       'no-usable-cipher',
       explicit
@@ -119,8 +121,6 @@ export function resolveTlsPolicy(opts: {
         : 'issue the server certificate with keyUsage = critical, digitalSignature',
     );
   }
-  if (tlsMax === '1.3' && !usable.some((s) => s.startsWith('TLS_')))
-    usable.push(DEFAULT_TLS13_SUITE);
   return { ciphers: usable, tlsMax };
 }
 

@@ -91,9 +91,15 @@ describe('npm run demo', () => {
     const out = d.stdout();
     assert.equal(out.match(/^ {2}(alice|bob) stored +[0-9a-f]{64} {2}MATCH$/gm)?.length, 2, out);
     assert.match(out, /^ {2}mallory \(unknown CA\) +REFUSED at the handshake, exit 3$/m);
-    assert.match(out, /^ +server log: client certificate from an unknown CA$/m);
+    assert.match(
+      out,
+      /^ +server log: client certificate from an unknown CA: "CN=securestream CA [0-9a-f]+" is not a CA of --ca$/m,
+    );
     assert.match(out, /^ {2}carol \(revoked\) +REFUSED at the handshake, exit 3$/m);
-    assert.match(out, /^ +server log: client certificate revoked$/m);
+    assert.match(
+      out,
+      /^ +server log: client certificate revoked \(serial [0-9a-f]+, by the CRL of "CN=securestream CA [0-9a-f]+"\)$/m,
+    );
     assert.match(out, /both refused$/m);
     await assertNothingLeft(d.child.pid ?? -1, folder);
   });

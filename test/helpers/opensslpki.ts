@@ -16,6 +16,7 @@ export type KeyAlg =
   | 'secp256k1'
   | 'ed25519'
   | 'rsa1024'
+  | 'rsapss2048'
   | 'rsa2048'
   | 'rsa3072'
   | 'rsa4096';
@@ -28,6 +29,7 @@ const GENPKEY: Record<KeyAlg, string[]> = {
   ed25519: ['-algorithm', 'ED25519'],
   rsa1024: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'],
   rsa2048: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
+  rsapss2048: ['-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048'],
   rsa3072: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:3072'],
   rsa4096: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:4096'],
 };

@@ -1,0 +1,159 @@
+/**
+ * Which certificates are CAs and trust anchors, decided as OpenSSL decides, and how names are
+ * compared: certificates made by the openssl CLI.
+ */
+import { strict as assert } from 'node:assert';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  AttributeTypeAndValue,
+  AttributeValue,
+  Name,
+  RelativeDistinguishedName,
+} from '@peculiar/asn1-x509';
+import { isCaCertificate, keyUsageOf } from '../../src/pki/describe.js';
+import { issuerDer, nameText, sameName, subjectDer } from '../../src/pki/names.js';
+import { pemBlocks, pemBody } from '../../src/pki/pem.js';
+import { readTrustAnchors } from '../../src/pki/trust.js';
+import { EXT, OpensslPki, opensslRun, type CaFiles } from '../helpers/opensslpki.js';
+import { tempDir } from '../helpers/pki.js';
+
+let dir: string;
+let p: OpensslPki;
+let root: CaFiles;
+let inter: CaFiles;
+const x509 = (path: string): X509Certificate => new X509Certificate(readFileSync(path));
+const text = (...paths: string[]): string => paths.map((f) => readFileSync(f, 'utf8')).join('');
+
+before(async () => {
+  dir = await tempDir('anchors');
+  p = new OpensslPki(dir);
+  root = p.root('root');
+  inter = p.issue(root, 'inter', { ext: EXT.intermediate });
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('isCaCertificate follows X509_check_ca', () => {
+  const cases: [string, string | null, boolean][] = [
+    ['basicConstraints CA:TRUE', EXT.root, true],
+    ['a version 1 self-signed root', null, true],
+    ['keyCertSign without basicConstraints', EXT.rootNoBasicConstraints, true],
+    ['neither basicConstraints nor keyUsage (v3)', 'subjectKeyIdentifier=hash\n', false],
+    ['basicConstraints CA:FALSE', 'basicConstraints=CA:false\nkeyUsage=keyCertSign\n', false],
+    [
+      'CA:TRUE but keyUsage without keyCertSign',
+      'basicConstraints=critical,CA:true\nkeyUsage=digitalSignature\n',
+      false,
+    ],
+  ];
+  for (const [what, ext, ca] of cases) {
+    test(`${what}: ${ca ? 'a CA' : 'not a CA'}, as openssl verify says`, () => {
+      const name = `ca-${what.replace(/\W+/g, '-')}`;
+      const c = p.root(name, { ext });
+      assert.equal(isCaCertificate(x509(c.cert)), ca);
+      const leaf = p.issue(c, `${name}-leaf`, { ext: EXT.client });
+      // openssl verify trusts the root as an anchor either way; whether the root may sign is
+      // what X509_check_ca decides, seen with -x509_strict off as a verification result
+      const v = (() => {
+        try {
+          opensslRun(['verify', '-CAfile', c.cert, leaf.cert]);
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      assert.equal(v, ca, `openssl verify ${v ? 'accepts' : 'refuses'} a leaf under it`);
+    });
+  }
+
+  test('keyUsage bits by name', () => {
+    assert.deepEqual(keyUsageOf(x509(root.cert)), ['keyCertSign', 'cRLSign']);
+    const leaf = p.issue(inter, 'ku-leaf', { ext: EXT.server });
+    assert.deepEqual(keyUsageOf(x509(leaf.cert)), ['digitalSignature', 'keyEncipherment']);
+    assert.equal(keyUsageOf(x509(p.root('no-ku', { ext: null }).cert)), undefined);
+  });
+});
+
+describe('readTrustAnchors', () => {
+  test('a root stays a CERTIFICATE; a lone intermediate becomes what openssl -addtrust writes', () => {
+    const rooted = readTrustAnchors(text(root.cert, inter.cert), 'both.pem', 'client', new Date());
+    assert.equal(rooted.partial.length, 0);
+    assert.deepEqual(
+      pemBlocks(rooted.pem).map((b) => b.label),
+      ['CERTIFICATE', 'CERTIFICATE'],
+    );
+
+    for (const [role, purpose] of [
+      ['client', 'clientAuth'],
+      ['server', 'serverAuth'],
+    ] as const) {
+      const alone = readTrustAnchors(text(inter.cert), 'inter.pem', role, new Date());
+      assert.deepEqual(
+        alone.partial.map((c) => c.subject),
+        ['CN=inter'],
+      );
+      const [block] = pemBlocks(alone.pem);
+      assert.equal(block?.label, 'TRUSTED CERTIFICATE');
+      const theirs = opensslRun(['x509', '-in', inter.cert, '-addtrust', purpose]);
+      assert.deepEqual(pemBody(block as never), pemBody(pemBlocks(theirs)[0] as never));
+    }
+  });
+
+  test('leaf certificates are dropped; a file of leaves only is refused', () => {
+    const leaf = p.issue(inter, 'drop-leaf', { ext: EXT.client });
+    const a = readTrustAnchors(text(leaf.cert, root.cert), 'mixed.pem', 'client', new Date());
+    assert.deepEqual(
+      a.cas.map((c) => c.subject),
+      ['CN=root'],
+    );
+    assert.throws(
+      () => readTrustAnchors(text(leaf.cert), 'leaf.pem', 'client', new Date()),
+      /ca file "leaf\.pem" contains no ca certificate/,
+    );
+  });
+
+  test('an expired CA is a warning while another is valid, an error when none is', () => {
+    const old = p.root('old-root', { ext: EXT.root, start: -60, end: -1 });
+    const both = readTrustAnchors(text(old.cert, root.cert), 'b.pem', 'client', new Date());
+    assert.equal(both.warnings.length, 1);
+    assert.match(both.warnings[0] ?? '', /ca "CN=old-root" expired on \d{4}-/);
+    assert.throws(
+      () => readTrustAnchors(text(old.cert), 'old.pem', 'client', new Date()),
+      (e: Error & { code?: string }) =>
+        e.code === 'pki-expired' &&
+        /ca file "old\.pem": ca "CN=old-root" expired on/.test(e.message),
+    );
+  });
+});
+
+describe('names', () => {
+  test('subject and issuer DER come out of the certificate as openssl encodes them', () => {
+    const c = x509(inter.cert);
+    assert.equal(nameText(subjectDer(c)), 'CN=inter');
+    assert.equal(nameText(issuerDer(c)), 'CN=root');
+    assert.ok(sameName(issuerDer(c), subjectDer(x509(root.cert))));
+    assert.ok(!sameName(subjectDer(c), subjectDer(x509(root.cert))));
+  });
+
+  test('compared as X509_NAME_cmp does: string type, case and inner spaces do not matter', () => {
+    const name = (o: string, cn: string, type: 'utf8String' | 'printableString'): Buffer => {
+      const rdn = (oid: string, v: string) =>
+        new RelativeDistinguishedName([
+          new AttributeTypeAndValue({ type: oid, value: new AttributeValue({ [type]: v }) }),
+        ]);
+      return Buffer.from(AsnConvert.serialize(new Name([rdn('2.5.4.10', o), rdn('2.5.4.3', cn)])));
+    };
+    const utf8 = name('Example  Org', 'Issuing CA', 'utf8String');
+    const printable = name(' example org', 'ISSUING ca ', 'printableString');
+    assert.notDeepEqual(utf8, printable);
+    assert.ok(sameName(utf8, printable));
+    assert.ok(!sameName(utf8, name('Example Org', 'Issuing CA 2', 'utf8String')));
+    assert.ok(!sameName(utf8, name('Issuing CA', 'Example Org', 'utf8String')), 'order matters');
+    assert.equal(nameText(printable), 'O= example org, CN=ISSUING ca ');
+  });
+});
