@@ -68,7 +68,10 @@ export function formatRecord(log: LogRecord, c: Colors): string {
 
 function connectionLine(log: LogRecord, c: Colors): string {
   const outcome = str(log['outcome']);
-  const parts = [`#${str(log['conn'])}`, str(log['peer']), str(log['subject'] ?? '-')];
+  // Behind a load balancer (PROXY protocol) the peer is the client; say which balancer relayed it.
+  const peer =
+    log['proxy'] === undefined ? str(log['peer']) : `${str(log['peer'])} via ${str(log['proxy'])}`;
+  const parts = [`#${str(log['conn'])}`, peer, str(log['subject'] ?? '-')];
   parts.push(log['request'] === undefined ? '(no request)' : `GET ${quote(log['request'])}`);
   if (log['served'] !== undefined) parts.push(`(sent ${quote(log['served'])})`);
   const bytes = num(log['bytes']);

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { X509Certificate } from 'node:crypto';
+import { prettyFormatter } from '../../src/log.js';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
 import { freePort, haproxyMissing, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startServer, type ServerProcess } from '../helpers/proc.js';
@@ -100,6 +101,14 @@ describe('behind HAProxy with the PROXY protocol', { skip }, () => {
       assert.equal(line['request'], 'hello.txt');
       // the client certificate reached the server, and the client saw the server's own one
       assert.equal(line['subject'], 'CN=client');
+      // the pretty line names both
+      const pretty = prettyFormatter(false)(JSON.stringify(line));
+      assert.match(
+        pretty,
+        new RegExp(
+          ` 127\\.0\\.0\\.2:${localPort} via 127\\.0\\.0\\.3:\\d+ CN=client GET "hello\\.txt" ok`,
+        ),
+      );
       const serverCert = new X509Certificate(await readFile(fx.pki.server.cert));
       assert.equal(fingerprint, serverCert.fingerprint256.replace(/:/g, '').toLowerCase());
     });
