@@ -49,8 +49,8 @@ const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 /**
  * The text after time and level for one record: a connection as
  * `#7 127.0.0.1:52922 CN=alice GET "big.bin" ok, 64.0 MiB in 412 ms (155.3 MiB/s)`, a failed
- * handshake as `handshake failed 127.0.0.1:5555: client certificate revoked`, "listening" as
- * the banner says it, anything else as its message and `key=value` pairs.
+ * handshake as `handshake failed 127.0.0.1:5555: client certificate revoked (…) [CN=bob, serial 4f1a]`,
+ * "listening" as the banner says it, anything else as its message and `key=value` pairs.
  */
 export function formatRecord(log: LogRecord, c: Colors): string {
   const worker = log['worker'] === undefined ? '' : c.gray(`[worker ${str(log['worker'])}] `);
@@ -85,7 +85,12 @@ function connectionLine(log: LogRecord, c: Colors): string {
 function handshakeLine(log: LogRecord, c: Colors): string {
   const code = log['verifyError'] ?? log['error'];
   const detail = code === undefined ? '' : c.gray(` (${str(code)})`);
-  return `${c.red('handshake failed')} ${str(log['peer'])}: ${str(log['reason'])}${detail}`;
+  // the certificate the client presented, when there was one (transport/explain.ts)
+  const cert =
+    log['subject'] === undefined
+      ? ''
+      : c.gray(` [${str(log['subject'])}, serial ${str(log['serial'])}]`);
+  return `${c.red('handshake failed')} ${str(log['peer'])}: ${str(log['reason'])}${detail}${cert}`;
 }
 
 function genericLine(log: LogRecord, c: Colors): string {

@@ -121,6 +121,7 @@ describe('pretty log lines from real records', () => {
       /^\d\d:\d\d:\d\d\.\d{3} WARN: handshake failed 127\.0\.0\.1:\d+: client certificate from an unknown CA/,
     );
     assert.equal(l.split('\n').length, 2, 'one line');
+    assert.match(l, / \[CN=client, serial [0-9a-f]+\]\n$/, 'names the presented certificate');
   });
 
   it('"listening" says what the banner says', () => {

@@ -4,7 +4,7 @@
  * are walked with the DER reader in der.ts, in one pass and without an object per entry; the
  * ASN.1 library handles the small parts (names).
  */
-import { constants, verify, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SecureStreamError } from '../errors.js';
 import { readInputFile, type InputFileKind } from '../inputfile.js';
@@ -26,7 +26,7 @@ import {
 } from './der.js';
 import { nameText, sameName, subjectDer } from './names.js';
 import { pemBlocks, pemBody, toPem } from './pem.js';
-import { signTbs, type Signer } from './sign.js';
+import { signTbs, verifySigned, type Signer } from './sign.js';
 
 /**
  * CRL files larger than this are refused. A list of 1,000,000 entries with reason codes is
@@ -310,67 +310,9 @@ export function crlSignedBy(crl: Crl, ca: X509Certificate): boolean {
   return sameName(crl.issuer, subjectDer(ca)) && signatureValid(crl, ca);
 }
 
-/** The signature check alone, by signature algorithm. */
+/** The signature check alone (sign.ts verifySigned). */
 export function signatureValid(crl: Crl, ca: X509Certificate): boolean {
-  const alg = algorithmOf(crl.signatureAlgorithm);
-  if (!alg) return false;
-  try {
-    return verify(alg.hash, crl.tbs, { key: ca.publicKey, ...alg.options }, crl.signature);
-  } catch {
-    return false; // wrong key type for the algorithm
-  }
-}
-
-interface Algorithm {
-  hash: string | null;
-  options: { padding?: number; saltLength?: number };
-}
-
-const HASH_BY_SIGNATURE: Record<string, string | null> = {
-  '1.2.840.10045.4.1': 'sha1',
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.5': 'sha1',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null, // Ed25519
-  '1.3.101.113': null, // Ed448
-};
-const HASH_BY_OID: Record<string, string> = {
-  '1.3.14.3.2.26': 'sha1',
-  '2.16.840.1.101.3.4.2.1': 'sha256',
-  '2.16.840.1.101.3.4.2.2': 'sha384',
-  '2.16.840.1.101.3.4.2.3': 'sha512',
-};
-const RSASSA_PSS = '1.2.840.113549.1.1.10';
-
-/** The verify() arguments for an AlgorithmIdentifier; RSASSA-PSS parameters per RFC 4055. */
-function algorithmOf(algDer: Buffer): Algorithm | undefined {
-  const seq = readElement(algDer, 0);
-  const oidEl = expectElement(algDer, seq.contentStart, TAG.OID, seq.end);
-  const oid = decodeOid(algDer, oidEl);
-  if (oid in HASH_BY_SIGNATURE) return { hash: HASH_BY_SIGNATURE[oid] ?? null, options: {} };
-  if (oid !== RSASSA_PSS) return undefined;
-  let hash = 'sha1';
-  let saltLength = 20;
-  if (oidEl.end < seq.end) {
-    const params = expectElement(algDer, oidEl.end, TAG.SEQUENCE, seq.end);
-    for (const p of children(algDer, params)) {
-      if (p.tag === contextTag(0)) {
-        const a = expectElement(algDer, p.contentStart, TAG.SEQUENCE, p.end);
-        const h =
-          HASH_BY_OID[decodeOid(algDer, expectElement(algDer, a.contentStart, TAG.OID, a.end))];
-        if (!h) return undefined;
-        hash = h;
-      } else if (p.tag === contextTag(2)) {
-        const n = expectElement(algDer, p.contentStart, TAG.INTEGER, p.end);
-        saltLength = Number.parseInt(contentBytes(algDer, n).toString('hex'), 16);
-      }
-    }
-  }
-  return { hash, options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength } };
+  return verifySigned(crl.tbs, crl.signatureAlgorithm, crl.signature, ca.publicKey);
 }
 
 /** Everything {@link buildCrl} writes. */
