@@ -9,7 +9,8 @@ import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import {
   EXT,
@@ -349,6 +350,42 @@ describe('bring your own PKI', () => {
       g.r.stderr,
       /intermediate "CN=client-inter-old" \(certificate 2 in ".*erin-chain\.pem"\) expired on/,
     );
+  });
+
+  it("9: get says when an intermediate of the server's chain expired, not the server's own", async () => {
+    // serve refuses to start with such a chain, so a bare node:tls server sends it
+    const old = p.issue(serverRoot, 'server-inter-old', {
+      ext: EXT.intermediate,
+      start: -60,
+      end: -1,
+    });
+    const leaf = p.issue(old, 'server-under-old', { ext: EXT.server, start: -30, end: 300 });
+    const bare = createServer({
+      cert: await readFile(p.concat('server-old-chain.pem', leaf.cert, old.cert), 'utf8'),
+      key: await readFile(leaf.key, 'utf8'),
+      ca: await readFile(clientRoot.cert, 'utf8'),
+      requestCert: true,
+    });
+    bare.on('tlsClientError', () => undefined);
+    await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+    try {
+      const g = await get(
+        (bare.address() as AddressInfo).port,
+        serverRoot.cert,
+        aliceChain,
+        alice.key,
+      );
+      refused(g);
+      const until = new X509Certificate(await readFile(leaf.cert)).validTo;
+      assert.ok(
+        g.r.stderr.includes(
+          `securestream: error: a CA certificate in the server's chain has expired (the server's certificate itself is valid until ${until})`,
+        ),
+        g.r.stderr,
+      );
+    } finally {
+      bare.close();
+    }
   });
 
   it('refusals name an expired leaf, a leaf not yet valid, and a missing certificate', async () => {
