@@ -16,7 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { GiB, MiB, cpuSeconds, fmt, stat, table, type Stat } from './measure.js';
 import { RESULTS, cliPath, fetcherPath } from './paths.js';
 import { makePki, type Pki } from './pki.js';
-import { SUITE } from './peers/curl.js';
+import { sTimeCmd } from './peers/s_time.js';
 import {
   cleanup,
   cleanupOnExit,
@@ -144,25 +144,9 @@ async function throughput(
 
 /** Two `openssl s_time -new` for `seconds` at once: their connections per second, summed. */
 async function handshakes(port: number, pki: Pki, seconds: number): Promise<number> {
-  const args = [
-    's_time',
-    '-connect',
-    `127.0.0.1:${port}`,
-    '-new',
-    '-tls1_2',
-    '-cipher',
-    SUITE,
-    '-cert',
-    pki.clientCert,
-    '-key',
-    pki.clientKey,
-    '-CAfile',
-    pki.ca,
-    '-time',
-    String(seconds),
-  ];
+  const { cmd, args } = sTimeCmd(pki, port, seconds);
   const runs = [0, 1].map(() => {
-    const p = start('openssl', args, { stdout: 'pipe' });
+    const p = start(cmd, args, { stdout: 'pipe' });
     let out = '';
     p.child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     return p.exited.then(() => {
