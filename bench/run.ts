@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: securestream against nginx, OpenSSH and openssl s_server on loopback.
- * Flags: `--full` (1 GiB / 4 GiB / 64 MiB × 50, longer), `--only CASE[,CASE]` (1–5 or
- * download, encrypt, handshake, concurrent, memory, format), `--runs N`, `--tmp DIR` (parent of
+ * Flags: `--full` (1 GiB / 4 GiB / 64 MiB × 50, longer), `--only CASE[,CASE]` (1–5, 7 or
+ * download, encrypt, handshake, concurrent, memory, format, http), `--runs N`, `--tmp DIR` (parent of
  * the scratch folder, on disk; default /var/tmp). Prints tables and writes bench/results/*.json.
  */
 import { createHash } from 'node:crypto';
@@ -19,8 +19,17 @@ import { caseConcurrent, concurrentRows } from './cases/concurrent.js';
 import { caseDownloads, downloadRows, mbps, type DownloadResult } from './cases/download.js';
 import { caseHandshakes, handshakeRows, perSecond } from './cases/handshakes.js';
 import { caseMemory, memoryGrowth, memoryRows } from './cases/memory.js';
+import { caseHttp, manyRows, prepareSmallFiles, rps } from './cases/http.js';
 
-const CASES = ['download', 'encrypt', 'handshake', 'concurrent', 'memory', 'format'] as const;
+const CASES = [
+  'download',
+  'encrypt',
+  'handshake',
+  'concurrent',
+  'memory',
+  'format',
+  'http',
+] as const;
 type CaseName = (typeof CASES)[number];
 
 interface Args {
@@ -34,7 +43,7 @@ function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: error: ${msg}\n`);
   process.stderr.write(
     'usage: npm run bench -- [--full] [--only CASE[,CASE…]] [--runs N] [--tmp DIR]\n' +
-      `  CASE: 1-5 or ${CASES.join(', ')}\n`,
+      `  CASE: 1-5, 7 or ${CASES.join(', ')}\n`,
   );
   process.exit(msg ? 2 : 0);
 }
@@ -117,8 +126,9 @@ function prepareFiles(root: string, plan: Plan, only: Set<CaseName>): Map<string
       h.update(left >= MiB ? zeros : zeros.subarray(0, left));
     return { name, path, size, sha256: h.digest('hex'), sparse: true };
   };
-  if (only.has('download') || only.has('encrypt'))
+  if (only.has('download') || only.has('encrypt') || only.has('http'))
     files.set('download', random(plan.downloadBytes));
+  if (only.has('http')) prepareSmallFiles(root);
   if (only.has('concurrent')) files.set('concurrent', random(plan.concurrentBytes));
   if (only.has('memory')) {
     files.set('small', random(plan.memorySizes[0]));
@@ -145,6 +155,7 @@ interface Results {
   concurrent?: Awaited<ReturnType<typeof caseConcurrent>>;
   memory?: Awaited<ReturnType<typeof caseMemory>>;
   format?: FormatBench;
+  http?: Awaited<ReturnType<typeof caseHttp>>;
 }
 
 /** One line per target: the ratio measured in this run against the target. */
@@ -207,6 +218,23 @@ function targets(r: Results): string[][] {
         0,
       );
     }
+  }
+  if (r.http) {
+    const [warm, ng] = [
+      r.http.download.tracks.find((t) => t.name === 'securestream HTTP, warm'),
+      r.http.download.tracks.find((t) => t.name === 'nginx'),
+    ];
+    line(
+      '7. HTTP download MB/s ÷ nginx ≥ 1.0 (warm)',
+      warm && ng && !ng.skip ? pairedRatio(warm, ng, mbps(r.http.download.file.size)) : undefined,
+      (m) => m >= 1,
+    );
+    const [a, b] = r.http.many;
+    line(
+      '7. 1,000 × 1 KiB requests/s ÷ nginx ≥ 1.0',
+      a && b && !b.skip ? pairedRatio(a, b, rps) : undefined,
+      (m) => m >= 1,
+    );
   }
   if (r.memory) {
     const g = memoryGrowth(r.memory);
@@ -298,6 +326,11 @@ async function main(): Promise<void> {
     say(`format: sstream-v1 over ${sizeName(plan.formatBytes)}, ${plan.runs} rounds`);
     results.format = await benchFormat({ bytes: plan.formatBytes, runs: plan.runs });
   }
+  if (args.only.has('http')) {
+    const before = machine().loadAverage;
+    results.http = await caseHttp(ctx);
+    say(`case 7 load average: ${before} before, ${machine().loadAverage} after`);
+  }
 
   const m = machine();
   const sections: string[] = [
@@ -353,6 +386,20 @@ async function main(): Promise<void> {
   }
   if (results.format)
     sections.push('', 'format (bench/format.ts, in memory)', ...formatReport(results.format));
+  if (results.http) {
+    const h = results.http;
+    dl(
+      '7a. HTTP/1.1 download with curl',
+      { ...h.download, file: { ...h.download.file, sparse: false } },
+      'nginx',
+    );
+    sections.push(
+      '',
+      '7b. 1,000 × 1 KiB, one curl process, one kept-alive HTTP/1.1 connection (client start and handshake included)',
+      table(manyRows(h.many)),
+      ...h.many.flatMap((t) => t.errors.map((e) => `error: ${t.name} ${e}`)),
+    );
+  }
   sections.push('', 'targets', table(targets(results)));
   const report = sections.join('\n');
   process.stdout.write(`${report}\n`);

@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import picomatch from 'picomatch';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { SecureStreamError, errnoCode } from './errors.js';
+import { folderMatcher } from './globfolder.js';
 import type { PeerIdentity } from './transport/peer.js';
 
 /** Rules files larger than this are refused: a hand-written policy is far smaller. */
@@ -35,6 +36,21 @@ export const ALLOW_ALL: Authorizer = () => ({
   rule: 'default (any certificate from the CA)',
 });
 
+/**
+ * Decides whether an identity may see a folder (`''` is the root) in a listing, and so learn
+ * that it exists: only when a rule could grant it something below that folder.
+ */
+export type FolderAuthorizer = (
+  peer: PeerIdentity,
+  folder: string,
+) => { allowed: boolean; rule: string };
+
+/** Without `--access` every folder under the root is visible. */
+export const SHOW_ALL_FOLDERS: FolderAuthorizer = () => ({
+  allowed: true,
+  rule: 'default (any certificate from the CA)',
+});
+
 /** One validated rule. `label` is what the server log shows in its `rule` field. */
 export interface AccessRule {
   /** 1-based position in the file. */
@@ -44,6 +60,10 @@ export interface AccessRule {
   effect: 'allow' | 'deny';
   matchesPeer(peer: PeerIdentity): boolean;
   matchesPath(name: string): boolean;
+  /** Some name below `folder` (split into segments) matches one of the rule's globs. */
+  reachesUnder(folder: readonly string[]): boolean;
+  /** Every name below `folder` matches one of the rule's globs. */
+  coversAllUnder(folder: readonly string[]): boolean;
 }
 
 export interface AccessPolicy {
@@ -51,6 +71,7 @@ export interface AccessPolicy {
   source: string;
   rules: AccessRule[];
   authorize: Authorizer;
+  folderVisible: FolderAuthorizer;
 }
 
 /** Reads and validates a rules file; every problem is an `access-invalid` error with a line. */
@@ -115,7 +136,31 @@ export function parseAccessRules(text: string, path: string): AccessPolicy {
     const node = item as Node;
     return parseRule(node, i + 1, lines.linePos(at(node)).line, file, fail);
   });
-  return { source: path, rules, authorize: authorizerFor(rules, file) };
+  return {
+    source: path,
+    rules,
+    authorize: authorizerFor(rules, file),
+    folderVisible: folderAuthorizerFor(rules, file),
+  };
+}
+
+/**
+ * Rules in order: the first that applies to the peer and either may allow something below the
+ * folder (allow) or denies everything below it (deny) decides. The root is always visible:
+ * that it exists says nothing, and its listing shows only what the rules allow.
+ */
+function folderAuthorizerFor(rules: readonly AccessRule[], file: string): FolderAuthorizer {
+  return (peer, folder) => {
+    if (folder === '') return { allowed: true, rule: `${file} (the root)` };
+    const segs = folder.split('/');
+    for (const r of rules) {
+      if (!r.matchesPeer(peer)) continue;
+      if (r.effect === 'allow' ? r.reachesUnder(segs) : r.coversAllUnder(segs)) {
+        return { allowed: r.effect === 'allow', rule: r.label };
+      }
+    }
+    return { allowed: false, rule: `${file} (no rule matched: denied)` };
+  };
 }
 
 /** First match wins; no match denies. */
@@ -180,6 +225,7 @@ function parseRule(node: Node, index: number, line: number, file: string, fail: 
     noextglob: true,
     windows: false,
   });
+  const folders = globs.map((g) => folderMatcher(g, effect === 'deny'));
   const who = anyone ? 'anyone' : selectors.map((s) => `${s.key}=${s.values.join('|')}`).join(', ');
   return {
     index,
@@ -188,6 +234,8 @@ function parseRule(node: Node, index: number, line: number, file: string, fail: 
     effect,
     matchesPeer: (peer) => anyone || selectors.every((s) => matchesSelector(s.key, s.values, peer)),
     matchesPath: (name) => match(name),
+    reachesUnder: (folder) => folders.some((f) => f.reachesUnder(folder)),
+    coversAllUnder: (folder) => folders.some((f) => f.coversAllUnder(folder)),
   };
 }
 

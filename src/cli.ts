@@ -96,6 +96,17 @@ export function buildProgram(): Command {
         '--encrypt',
         "send every file as sstream-v1, encrypted to the client certificate's key",
       )
+      .option('--no-http', 'serve the line protocol only: no HTTP/1.1 or HTTP/2 on the port')
+      .option(
+        '--keep-alive-timeout <duration>',
+        'HTTP: close a kept-alive connection with no request for this long',
+        D.keepAliveTimeout,
+      )
+      .option(
+        '--max-requests-per-connection <n>',
+        'HTTP: requests on one connection before it is closed (HTTP/2: GOAWAY)',
+        D.maxRequestsPerConnection,
+      )
       .option('--workers <n>', 'processes sharing the port, or auto (one per CPU)', D.workers)
       .option(
         '--access <file>',

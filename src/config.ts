@@ -10,6 +10,7 @@ import { UsageError } from './errors.js';
 import { WireError, checkName } from './protocol.js';
 import type { Role } from './pki/checks.js';
 import { pkiPaths, type InitPkiOptions, type IssueClientOptions } from './pki/folder.js';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.js';
 import type { CrlSource } from './revocation.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './transport/limits.js';
 import type { PrefacePolicy, TrustedNetwork } from './transport/preface.js';
@@ -144,6 +145,8 @@ export interface ServeFlags extends PkiFlags {
   idleTimeout: string;
   maxConnections: string;
   maxConnectionsPerAddress: string;
+  keepAliveTimeout: string;
+  maxRequestsPerConnection: string;
   grace: string;
   encrypt?: boolean;
   workers: string;
@@ -154,6 +157,8 @@ export interface ServeFlags extends PkiFlags {
   reloadInterval?: string;
   /** `--trusted-proxy CIDR...`, repeatable, commas allowed. */
   trustedProxy?: string[];
+  /** commander's `--no-http`: false when given. */
+  http?: boolean;
   logFormat?: 'json' | 'pretty';
 }
 
@@ -185,6 +190,9 @@ export interface ServeOptions {
   status?: { host: string; port: number } | undefined;
   /** `--reload-interval`: how often to look for changed material and rules, in ms; off when absent. */
   reloadIntervalMs?: number | undefined;
+  /** HTTP/1.1 and HTTP/2 on the same port (`--no-http` turns them off). */
+  http: boolean;
+  httpLimits: HttpLimits;
 }
 
 /** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
@@ -198,6 +206,7 @@ export function crlSource(f: ServeFlags): CrlSource {
 }
 
 export function serveOptions(f: ServeFlags): ServeOptions {
+  const requestTimeoutMs = parseDuration(f.requestTimeout, '--request-timeout');
   return {
     root: f.root,
     host: f.host === undefined ? undefined : parseHost(f.host),
@@ -207,7 +216,7 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     tlsMax: parseTlsMax(f.tlsMax),
     limits: {
       handshakeTimeoutMs: parseDuration(f.handshakeTimeout, '--handshake-timeout'),
-      requestTimeoutMs: parseDuration(f.requestTimeout, '--request-timeout'),
+      requestTimeoutMs,
       idleTimeoutMs: parseDuration(f.idleTimeout, '--idle-timeout'),
       maxConnections: parseCount(f.maxConnections, '--max-connections'),
       maxConnectionsPerAddress: parseCount(
@@ -227,6 +236,17 @@ export function serveOptions(f: ServeFlags): ServeOptions {
       f.reloadInterval === undefined
         ? undefined
         : parseDuration(f.reloadInterval, '--reload-interval'),
+    http: f.http !== false,
+    // The line protocol's request timeout bounds an HTTP request header the same way.
+    httpLimits: {
+      ...DEFAULT_HTTP_LIMITS,
+      headerTimeoutMs: requestTimeoutMs,
+      keepAliveIdleMs: parseDuration(f.keepAliveTimeout, '--keep-alive-timeout'),
+      maxRequestsPerConnection: parseCount(
+        f.maxRequestsPerConnection,
+        '--max-requests-per-connection',
+      ),
+    },
   };
 }
 
@@ -311,6 +331,8 @@ export const SERVE_DEFAULTS = {
   idleTimeout: `${DEFAULT_LIMITS.idleTimeoutMs / 1000}s`,
   maxConnections: String(DEFAULT_LIMITS.maxConnections),
   maxConnectionsPerAddress: String(DEFAULT_LIMITS.maxConnectionsPerAddress),
+  keepAliveTimeout: `${DEFAULT_HTTP_LIMITS.keepAliveIdleMs / 1000}s`,
+  maxRequestsPerConnection: String(DEFAULT_HTTP_LIMITS.maxRequestsPerConnection),
   grace: '60s',
   workers: '1',
 } as const;

@@ -58,20 +58,7 @@ export function otherForms(name: string): string[] {
 }
 
 async function openExact(rootReal: string, name: string): Promise<OpenedFile> {
-  const candidate = join(rootReal, name);
-  let resolved: string;
-  try {
-    resolved = await realpath(candidate);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw await missingVerdict(rootReal, name);
-    }
-    if (code === 'ELOOP') throw new WireError('forbidden', 'symlink loop');
-    if (code === 'EACCES') throw new WireError('forbidden', 'permission denied');
-    throw e;
-  }
-  if (!inside(rootReal, resolved)) throw outsideRoot();
+  const resolved = await resolveInRoot(rootReal, name);
   let handle: FileHandle;
   try {
     handle = await open(resolved, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -90,6 +77,28 @@ async function openExact(rootReal: string, name: string): Promise<OpenedFile> {
     throw new WireError('forbidden', 'not a regular file');
   }
   return { handle, path: resolved, stat };
+}
+
+/**
+ * The real path of `name` (already syntax-checked) under `rootReal`, symlinks followed; a path
+ * that leaves the root is `forbidden` and one that does not exist inside it `not-found`,
+ * decided so that a refusal outside the root reveals nothing (see missingVerdict).
+ */
+export async function resolveInRoot(rootReal: string, name: string): Promise<string> {
+  let resolved: string;
+  try {
+    resolved = await realpath(join(rootReal, name));
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw await missingVerdict(rootReal, name);
+    }
+    if (code === 'ELOOP') throw new WireError('forbidden', 'symlink loop');
+    if (code === 'EACCES') throw new WireError('forbidden', 'permission denied');
+    throw e;
+  }
+  if (!inside(rootReal, resolved)) throw outsideRoot();
+  return resolved;
 }
 
 /**

@@ -28,18 +28,21 @@ export interface ListeningFields {
   root: string;
   /** Processes sharing the port (`--workers`), when more than one. */
   workers?: number;
+  /** HTTP/1.1 and HTTP/2 beside the line protocol (absent: the line protocol only). */
+  http?: boolean;
 }
 
 /**
- * `listening on ADDR:PORT (TLS …, ciphers …; client certificates required; mode …; root …)`,
- * an IPv6 address in brackets.
+ * `listening on ADDR:PORT (TLS …, ciphers …; client certificates required; mode …; protocols;
+ * root …)`, an IPv6 address in brackets.
  */
 export function listeningSummary(f: ListeningFields): string {
   const tls = f.tlsMax === '1.3' ? '1.2-1.3' : '1.2 only';
   const workers = f.workers !== undefined && f.workers > 1 ? `; ${f.workers} workers` : '';
+  const protocols = f.http ? 'HTTP/1.1, HTTP/2 and the line protocol' : 'line protocol only';
   return (
     `listening on ${formatHostPort(f.address, f.port)} (TLS ${tls}, ciphers ${f.ciphers.join(':')}; ` +
-    `client certificates required; mode ${f.mode}; root ${f.root}${workers})`
+    `client certificates required; mode ${f.mode}; ${protocols}; root ${f.root}${workers})`
   );
 }
 
@@ -57,6 +60,8 @@ export function formatRecord(log: LogRecord, c: Colors): string {
   switch (log['msg']) {
     case 'connection':
       return worker + connectionLine(log, c);
+    case 'request':
+      return worker + requestLine(log, c);
     case 'handshake failed':
       return worker + handshakeLine(log, c);
     case 'listening':
@@ -67,19 +72,40 @@ export function formatRecord(log: LogRecord, c: Colors): string {
 }
 
 function connectionLine(log: LogRecord, c: Colors): string {
-  const outcome = str(log['outcome']);
-  // Behind a load balancer (PROXY protocol) the peer is the client; say which balancer relayed it.
-  const peer =
-    log['proxy'] === undefined ? str(log['peer']) : `${str(log['peer'])} via ${str(log['proxy'])}`;
-  const parts = [`#${str(log['conn'])}`, peer, str(log['subject'] ?? '-')];
-  parts.push(log['request'] === undefined ? '(no request)' : `GET ${quote(log['request'])}`);
+  const parts = [`#${str(log['conn'])}`, peerOf(log), str(log['subject'] ?? '-')];
+  if (log['requests'] !== undefined) {
+    parts.push(`${str(log['wire'])}, ${num(log['requests'])} requests`);
+  } else {
+    parts.push(log['request'] === undefined ? '(no request)' : `GET ${quote(log['request'])}`);
+  }
   if (log['served'] !== undefined) parts.push(`(sent ${quote(log['served'])})`);
+  return `${parts.join(' ')} ${outcomeTail(log, c)}`;
+}
+
+/** Behind a load balancer (PROXY protocol) the peer is the client; say which balancer relayed it. */
+function peerOf(log: LogRecord): string {
+  return log['proxy'] === undefined
+    ? str(log['peer'])
+    : `${str(log['peer'])} via ${str(log['proxy'])}`;
+}
+
+/** `outcome[: reason], bytes in duration (rate)`, the outcome coloured. */
+function outcomeTail(log: LogRecord, c: Colors): string {
+  const outcome = str(log['outcome']);
   const bytes = num(log['bytes']);
   const ms = num(log['durationMs']);
   const rate = bytes > 0 && ms > 0 ? ` (${formatBytes((bytes * 1000) / ms)}/s)` : '';
   const why = outcome === 'ok' || log['reason'] === undefined ? '' : `: ${str(log['reason'])}`;
   const coloured = outcome === 'ok' ? c.green(outcome) : paint(outcome, c);
-  return `${parts.join(' ')} ${coloured}${why}, ${formatBytes(bytes)} in ${duration(ms)}${rate}`;
+  return `${coloured}${why}, ${formatBytes(bytes)} in ${duration(ms)}${rate}`;
+}
+
+/** One HTTP request: `#7 127.0.0.1:52922 CN=alice h2 GET /big.bin 200 ok, 64.0 MiB in …`. */
+function requestLine(log: LogRecord, c: Colors): string {
+  const parts = [`#${str(log['conn'])}`, peerOf(log), str(log['subject'] ?? '-')];
+  parts.push(str(log['http']), str(log['method']), quote(log['target']), str(log['status']));
+  if (log['range'] !== undefined) parts.push(c.gray(str(log['range'])));
+  return `${parts.join(' ')} ${outcomeTail(log, c)}`;
 }
 
 function handshakeLine(log: LogRecord, c: Colors): string {
@@ -102,7 +128,19 @@ function genericLine(log: LogRecord, c: Colors): string {
 
 /** Refusals (the client's doing) in yellow, failures (the server's or the network's) in red. */
 function paint(outcome: string, c: Colors): string {
-  const refusals = ['not-found', 'forbidden', 'bad-request', 'busy', 'unsupported-key'];
+  const refusals = [
+    'not-found',
+    'forbidden',
+    'bad-request',
+    'busy',
+    'unsupported-key',
+    'moved',
+    'method-not-allowed',
+    'range-not-satisfiable',
+    'precondition-failed',
+    'header-too-large',
+    'uri-too-long',
+  ];
   return refusals.includes(outcome) ? c.yellow(outcome) : c.red(outcome);
 }
 

@@ -143,6 +143,35 @@ describe('serve flags', () => {
       maxConnectionsPerAddress: 64,
     });
     assert.equal(o.graceMs, 60_000);
+    assert.equal(o.http, true);
+    assert.deepEqual(o.httpLimits, {
+      maxHeaderBytes: 16 * 1024,
+      maxHeaderCount: 100,
+      maxRequestsPerConnection: 1000,
+      keepAliveIdleMs: 15_000,
+      headerTimeoutMs: 10_000,
+      maxConcurrentStreams: 100,
+    });
+  });
+
+  it('HTTP: --no-http, --keep-alive-timeout, --max-requests-per-connection; --request-timeout bounds the header', () => {
+    const o = serveOptions(
+      flags({
+        http: false,
+        keepAliveTimeout: '2s',
+        maxRequestsPerConnection: '7',
+        requestTimeout: '3s',
+      }),
+    );
+    assert.equal(o.http, false);
+    assert.equal(o.httpLimits.keepAliveIdleMs, 2000);
+    assert.equal(o.httpLimits.maxRequestsPerConnection, 7);
+    assert.equal(o.httpLimits.headerTimeoutMs, 3000);
+    usage(() => serveOptions(flags({ keepAliveTimeout: 'soon' })), /--keep-alive-timeout/);
+    usage(
+      () => serveOptions(flags({ maxRequestsPerConnection: '0' })),
+      /--max-requests-per-connection/,
+    );
   });
 
   it('--crl wins; explicit --ca/--cert/--key without --crl means no CRL', () => {

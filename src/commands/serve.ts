@@ -1,7 +1,7 @@
 /** `securestream serve`: wiring from validated settings to a running FileServer. */
 import { stat } from 'node:fs/promises';
 import { SecureStreamError, errnoCode } from '../errors.js';
-import { ALLOW_ALL, loadAccessRules, type AccessPolicy } from '../access.js';
+import { ALLOW_ALL, SHOW_ALL_FOLDERS, loadAccessRules, type AccessPolicy } from '../access.js';
 import type { Logger } from '../log.js';
 import { serveUntilSignalled, type Announce } from './control.js';
 import type { ServeOptions } from '../config.js';
@@ -138,6 +138,7 @@ export async function startServe(
     policy: l.policy,
     rootReal: l.rootReal,
     authorize: l.access?.authorize ?? ALLOW_ALL,
+    folderVisible: l.access?.folderVisible ?? SHOW_ALL_FOLDERS,
     encoderFor: opts.encrypt ? sstreamEncoderFor : () => undefined,
   });
   const status = new ServeStatus(opts.status);
@@ -151,6 +152,8 @@ export async function startServe(
       limits: opts.limits,
       connectionIdPrefix,
       preface: opts.preface,
+      http: opts.http,
+      httpLimits: opts.httpLimits,
     },
     log,
   );
@@ -162,8 +165,10 @@ export async function startServe(
     tlsMax: loaded.policy.tlsMax,
     mode: opts.encrypt ? 'sstream-v1' : 'plain',
     root: loaded.rootReal,
+    http: opts.http,
     ...describe(loaded),
     limits: opts.limits,
+    ...(opts.http ? { httpLimits: opts.httpLimits } : {}),
     graceMs: opts.graceMs,
     trustedProxies: opts.preface.proxyProtocol
       ? opts.preface.trustedProxies.map((n) => `${n.address}/${n.prefix}`)

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OutcomeName } from '../transport/session.js';
+import type { HttpOutcome } from '../http/status.js';
 
 /** How a connection's stage before the first request ended. */
 export type HandshakeOutcome =
@@ -26,8 +27,15 @@ export type RequestProtocol = 'line' | 'http/1.1' | 'h2';
 /** What the server tells its observer; every method is cheap and never throws. */
 export interface ServerObserver {
   handshake(outcome: HandshakeOutcome): void;
-  /** A connection's record once it has closed: `bytes` of body sent, `durationMs` from TLS done. */
-  request(r: { protocol: RequestProtocol; outcome: OutcomeName; durationMs: number }): void;
+  /**
+   * A line-protocol connection's record once it has closed (`durationMs` from TLS done), or one
+   * HTTP request's (`durationMs` from its header).
+   */
+  request(r: {
+    protocol: RequestProtocol;
+    outcome: OutcomeName | HttpOutcome;
+    durationMs: number;
+  }): void;
 }
 
 /** What the metrics read from the running server at scrape time. */
@@ -143,7 +151,11 @@ export class ServerMetrics implements ServerObserver {
     this.handshakes.inc({ outcome });
   }
 
-  request(r: { protocol: RequestProtocol; outcome: OutcomeName; durationMs: number }): void {
+  request(r: {
+    protocol: RequestProtocol;
+    outcome: OutcomeName | HttpOutcome;
+    durationMs: number;
+  }): void {
     this.requests.inc({ protocol: r.protocol, outcome: r.outcome });
     if (r.outcome === 'ok') this.durations.observe({ protocol: r.protocol }, r.durationMs / 1000);
   }

@@ -14,6 +14,7 @@ export const DIGEST_CACHE_ENTRIES = 4096;
 export class DigestCache {
   private readonly entries = new Map<string, string>();
   private readonly running = new Map<string, SharedHash>();
+  private readonly pending = new Map<string, Promise<string>>();
 
   constructor(private readonly capacity = DIGEST_CACHE_ENTRIES) {}
 
@@ -39,6 +40,30 @@ export class DigestCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
+  }
+
+  /**
+   * The digest of this version, from the cache or from `hashNow` (a full read of the file that
+   * throws if the file changed meanwhile). Concurrent callers for one version share one call,
+   * so fifty clients asking for a new file's headers cost one pass over it.
+   */
+  async ensure(st: Stats, hashNow: () => Promise<string>): Promise<string> {
+    const known = this.get(st);
+    if (known !== undefined) return known;
+    const k = DigestCache.key(st);
+    let p = this.pending.get(k);
+    if (!p) {
+      p = hashNow().then((hex) => {
+        this.set(st, hex);
+        return hex;
+      });
+      const done = (): void => {
+        if (this.pending.get(k) === p) this.pending.delete(k);
+      };
+      p.then(done, done);
+      this.pending.set(k, p);
+    }
+    return p;
   }
 
   get size(): number {

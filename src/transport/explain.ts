@@ -37,6 +37,7 @@ export function explainServerTlsError(err: Error | string): string {
     ERR_SSL_UNSUPPORTED_PROTOCOL: 'client offered no allowed TLS version',
     ERR_SSL_WRONG_VERSION_NUMBER: 'not TLS (plain text or another protocol?)',
     ERR_SSL_HTTP_REQUEST: 'plain HTTP request on the TLS port',
+    ERR_SSL_NO_APPLICATION_PROTOCOL: 'no ALPN protocol in common (the client offered only others)',
     ERR_TLS_HANDSHAKE_TIMEOUT: 'handshake timed out',
     ECONNRESET: 'client reset the connection during the handshake',
     UNABLE_TO_GET_ISSUER_CERT: 'client certificate from an unknown CA',

@@ -9,12 +9,14 @@ import { SecureStreamError } from '../errors.js';
 export const READ_CHUNK = 256 * 1024;
 
 /**
- * Yields exactly `at.size` bytes of an open file in READ_CHUNK pieces, with the next read
- * already in flight while the caller sends the current one. If the file turns out shorter or
- * longer (a read past `at.size` returns a byte), or its size, mtime or ctime differ at the end
- * from `at` (it changed while being sent), it throws `file-changed` after the last piece:
- * PROTOCOL-v1 wants the connection aborted without a trailer rather than a copy delivered that
- * differs from the file (docs/PROTOCOL.md §2.2).
+ * Yields exactly the bytes `[start, end)` of an open file (default: all `at.size` of them) in
+ * READ_CHUNK pieces, with the next read already in flight while the caller sends the current
+ * one. If the file turns out shorter or longer (a read past `at.size` returns a byte), or its
+ * size, mtime or ctime differ from `at` (it changed while being sent), it throws `file-changed`:
+ * the connection must be cut rather than a copy delivered that differs from the file
+ * (docs/PROTOCOL.md §2.2, §7.4). The check runs before the last piece is handed out, so a
+ * receiver that counts bytes (HTTP's Content-Length) never gets a complete-looking body of a
+ * changed file.
  *
  * Two buffers alternate for the whole file instead of a fresh one per read (no garbage, flat
  * memory). The caller must be completely done with a yielded buffer before it asks for the
@@ -23,14 +25,16 @@ export const READ_CHUNK = 256 * 1024;
 export async function* readExactly(
   handle: FileHandle,
   at: Stats,
-  opts: { chunk?: number } = {},
+  opts: { chunk?: number; start?: number; end?: number } = {},
 ): AsyncGenerator<Buffer> {
   const size = at.size;
-  const chunk = Math.min(opts.chunk ?? READ_CHUNK, Math.max(size, 1));
+  const from = opts.start ?? 0;
+  const to = opts.end ?? size;
+  const chunk = Math.min(opts.chunk ?? READ_CHUNK, Math.max(to - from, 1));
   const pool = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
   let turn = 0;
   const readAt = async (pos: number): Promise<Buffer> => {
-    const want = Math.min(chunk, size - pos);
+    const want = Math.min(chunk, to - pos);
     const buf = (pool[turn++ % 2] as Buffer).subarray(0, want);
     let got = 0;
     while (got < want) {
@@ -45,27 +49,31 @@ export async function* readExactly(
     p.catch(() => undefined); // awaited below; this only stops an unhandled rejection on early exit
     return p;
   };
-  let pos = 0;
-  let pending = size > 0 ? start(0) : undefined;
+  const unchanged = async (): Promise<void> => {
+    // The announced length must be the whole file. A byte past it means the size lied: a
+    // pseudo-file (/proc, /sys) whose stat size is 0 or a page, or a file that grew. The pool
+    // buffer not holding the last piece is free: the caller is done with the one before.
+    const probe = (pool[turn % 2] as Buffer).subarray(0, 1);
+    if ((await handle.read(probe, 0, 1, size)).bytesRead > 0) {
+      throw new SecureStreamError(
+        'file-changed',
+        `the file has more bytes than its size of ${size} said (a pseudo-file, or it grew while being sent)`,
+      );
+    }
+    const now = await handle.stat();
+    if (now.size !== size || now.mtimeMs !== at.mtimeMs || now.ctimeMs !== at.ctimeMs) {
+      throw changed();
+    }
+  };
+  let pos = from;
+  let pending = to > from ? start(from) : undefined;
+  if (!pending) await unchanged();
   while (pending) {
     const buf = await pending;
     pos += buf.length;
-    pending = pos < size ? start(pos) : undefined;
+    pending = pos < to ? start(pos) : undefined;
+    if (!pending) await unchanged();
     yield buf;
-  }
-  // The announced length must be the whole file. A byte past it means the size lied: a
-  // pseudo-file (/proc, /sys) whose stat size is 0 or a page, or a file that grew. The caller
-  // has finished with the last buffer yielded, so a pool buffer holds the probe.
-  const probe = (pool[turn % 2] as Buffer).subarray(0, 1);
-  if ((await handle.read(probe, 0, 1, size)).bytesRead > 0) {
-    throw new SecureStreamError(
-      'file-changed',
-      `the file has more bytes than its size of ${size} said (a pseudo-file, or it grew while being sent)`,
-    );
-  }
-  const now = await handle.stat();
-  if (now.size !== size || now.mtimeMs !== at.mtimeMs || now.ctimeMs !== at.ctimeMs) {
-    throw changed();
   }
 }
 

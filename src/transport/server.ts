@@ -17,12 +17,17 @@ import { handshakeRefusal } from './explain.js';
 import { PeerIdentityCache, recordRefusedPeers } from './peer.js';
 import { formatHostPort, unmapIPv4 } from './address.js';
 import { DigestCache } from './digestcache.js';
-import type { Authorizer } from '../access.js';
+import type { Authorizer, FolderAuthorizer } from '../access.js';
 import type { BodyEncoder } from './body.js';
-import { Session } from './session.js';
+import { Session, type HttpHandoff } from './session.js';
 import type { ServerLimits } from './limits.js';
 import type { ServerObserver } from '../status/metrics.js';
 import { NO_PROXY_PROTOCOL, PrefaceReader, type Endpoint, type PrefacePolicy } from './preface.js';
+import { HttpFront, type HttpVersion } from '../http/front.js';
+import type { RequestRecord } from '../http/handler.js';
+import type { HttpLimits } from '../http/limits.js';
+import type { PeerIdentity } from './peer.js';
+import { chooseAlpn, serverProtocols, suiteAllowsH2 } from './protocolchoice.js';
 
 /** What a FileServer serves, where, to whom and within which limits. */
 export interface ServerOptions {
@@ -35,7 +40,12 @@ export interface ServerOptions {
   policy: TlsPolicy;
   limits: ServerLimits;
   authorize: Authorizer;
+  /** Which folders a client may see in HTTP listings. */
+  folderVisible: FolderAuthorizer;
   encoderFor: (socket: TLSSocket) => BodyEncoder | undefined;
+  /** HTTP/1.1 and HTTP/2 beside the line protocol (`serve --no-http` turns them off). */
+  http: boolean;
+  httpLimits: HttpLimits;
   /** Put before connection numbers in the log (`2-17`), so ids stay unique across workers. */
   connectionIdPrefix?: string | undefined;
   /** PROXY protocol before TLS (`--proxy-protocol`, `--trusted-proxy`); default: none. */
@@ -69,6 +79,7 @@ export class FileServer {
   private readonly identities = new PeerIdentityCache();
   /** Body bytes of connections that have closed. */
   private closedBytes = 0;
+  private readonly httpFront: HttpFront;
   private opts: ServerOptions;
 
   constructor(
@@ -80,9 +91,19 @@ export class FileServer {
     this.listener = createNetServer((s) => {
       this.accept(s);
     });
+    this.httpFront = new HttpFront({
+      limits: opts.httpLimits,
+      idleTimeoutMs: opts.limits.idleTimeoutMs,
+    });
     this.server = createServer({
       ...serverTlsOptions(opts.pem, opts.policy),
       handshakeTimeout: opts.limits.handshakeTimeoutMs,
+      // Read at every handshake, so a reload that changes the suites changes what is offered.
+      ALPNCallback: ({ protocols }) =>
+        chooseAlpn(
+          protocols,
+          serverProtocols({ ciphers: this.opts.policy.ciphers, http: this.opts.http }),
+        ),
     });
     this.server.on('secureConnection', (s: TLSSocket) => {
       this.onSecure(s);
@@ -118,10 +139,16 @@ export class FileServer {
 
   /** New TLS material, policy and rules for connections accepted from now on. */
   reload(
-    next: Pick<ServerOptions, 'pem' | 'policy' | 'authorize' | 'encoderFor' | 'rootReal'>,
+    next: Pick<
+      ServerOptions,
+      'pem' | 'policy' | 'authorize' | 'folderVisible' | 'encoderFor' | 'rootReal'
+    >,
   ): void {
     this.server.setSecureContext(serverTlsOptions(next.pem, next.policy));
     this.opts = { ...this.opts, ...next };
+    // Kept-alive HTTP connections would go on under the old rules and certificates: they
+    // finish what is in flight and close, so that their clients come back through a handshake.
+    this.httpFront.drain();
   }
 
   get connectionCount(): number {
@@ -141,6 +168,7 @@ export class FileServer {
    * the connections cut.
    */
   async shutdown(graceMs: number): Promise<{ forced: number }> {
+    this.httpFront.drain();
     const closed = new Promise<void>((resolve) =>
       this.listener.close(() => {
         resolve();
@@ -285,13 +313,17 @@ export class FileServer {
       requestTimeoutMs: limits.requestTimeoutMs,
       idleTimeoutMs: limits.idleTimeoutMs,
       digests: this.digests,
+      http: opts.http && peer ? this.httpHandoff(s, id, peer, who, cipher) : undefined,
     });
     this.sessions.add(session);
     const logged = session.done.then((out) => {
       this.sessions.delete(session);
       this.closedBytes += out.bytes;
       const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
-      this.opts.observer?.request({ protocol: 'line', outcome: out.outcome, durationMs });
+      // An HTTP connection's requests were counted one by one as they ended.
+      if (out.wire !== 'http/1.1' && out.wire !== 'h2') {
+        this.opts.observer?.request({ protocol: 'line', outcome: out.outcome, durationMs });
+      }
       this.log.info(
         {
           conn: id,
@@ -300,6 +332,9 @@ export class FileServer {
           fingerprint256: peer?.fingerprint256,
           protocol,
           cipher,
+          alpn: out.alpn,
+          wire: out.wire,
+          requests: out.requests,
           request: out.request,
           served: out.served,
           outcome: out.outcome,
@@ -324,6 +359,72 @@ export class FileServer {
     ) {
       session.refuse('busy', 'server busy, try again later', 'over the connection limit');
     }
+  }
+
+  /** How this connection's session hands it to HTTP: one log line per request. */
+  private httpHandoff(
+    s: TLSSocket,
+    conn: string,
+    peer: PeerIdentity,
+    who: { peer: string; proxy?: string },
+    cipher: string,
+  ): HttpHandoff {
+    const opts = this.opts;
+    let encoder: { value: BodyEncoder | undefined } | undefined;
+    return (socket, how) => {
+      if (how.version === 'h2' && !suiteAllowsH2(cipher)) {
+        // RFC 9113 §9.2.2. ALPN offers h2 only when a suite of the policy allows it, but the
+        // client may still have got another of the policy's suites.
+        how.end('bad-request', `HTTP/2 refused over ${cipher} (RFC 9113 §9.2.2)`);
+        socket.destroy();
+        return {
+          inFlight: 0,
+          cutShort: false,
+          requests: 0,
+          bytes: 0,
+          settled: () => Promise.resolve(),
+        };
+      }
+      return this.httpFront.serve(socket, {
+        ...how,
+        ctx: {
+          rootReal: opts.rootReal,
+          authorize: opts.authorize,
+          folderVisible: opts.folderVisible,
+          digests: this.digests,
+          peer,
+          // Asked once per connection, at its first request: it depends on the certificate.
+          encoder: () => (encoder ??= { value: opts.encoderFor(s) }).value,
+          limits: opts.httpLimits,
+          busy: () => undefined,
+        },
+        onRequest: (rec: RequestRecord, v: HttpVersion, durationMs: number) => {
+          this.opts.observer?.request({ protocol: v, outcome: rec.outcome, durationMs });
+          this.log.info(
+            {
+              conn,
+              ...who,
+              subject: peer.subject,
+              fingerprint256: peer.fingerprint256,
+              http: v,
+              method: rec.method,
+              target: rec.target,
+              status: rec.status,
+              outcome: rec.outcome,
+              rule: rec.rule,
+              reason: rec.reason,
+              range: rec.range,
+              served: rec.served,
+              bytes: rec.bytes,
+              durationMs: Math.round(durationMs * 1000) / 1000,
+              sha256: rec.sha256,
+              plaintextSha256: rec.plaintextSha256,
+            },
+            'request',
+          );
+        },
+      });
+    };
   }
 }
 

@@ -1,9 +1,10 @@
 /**
- * One connection's life on the server after a successful handshake: read the request line,
- * resolve the name, send `OK`, the body and the trailer (or `ERR`), close. A Session owns the
- * socket's listeners and timers, destroys the socket on any error, and produces the one record
- * the server logs, in which the first failure wins: later consequences of it (a write that
- * fails because the socket is gone) do not overwrite the cause.
+ * One connection's life on the server after a successful handshake: choose the protocol (ALPN,
+ * else the first bytes: docs/PROTOCOL.md §1), then either hand the socket to HTTP or read the
+ * line protocol's request line, resolve the name, send `OK`, the body and the trailer (or
+ * `ERR`), close. A Session owns the socket's listeners and timers, destroys the socket on any
+ * error, and produces the one record the server logs, in which the first failure wins: later
+ * consequences of it (a write that fails because the socket is gone) do not overwrite the cause.
  */
 import { relative, sep } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -22,6 +23,40 @@ import type { DigestCache } from './digestcache.js';
 import { explainServerTlsError } from './explain.js';
 import type { PeerIdentity } from './peer.js';
 import { RequestReader } from './request.js';
+import { ALPN_H2, ALPN_HTTP11, ALPN_LINE, classifyFirstBytes } from './protocolchoice.js';
+
+/** The protocol a connection speaks (docs/PROTOCOL.md §1). */
+export type Wire = 'line' | 'http/1.1' | 'h2';
+
+/** An HTTP connection as the session sees it once it has handed the socket over. */
+export interface HttpConnectionHandle {
+  /** Requests begun and not yet answered. */
+  readonly inFlight: number;
+  /** A response was cut short because the client went away. */
+  readonly cutShort: boolean;
+  /** Resolves once every request begun has been logged; then the totals are final. */
+  settled(): Promise<void>;
+  readonly requests: number;
+  /** Body bytes sent over all requests. */
+  readonly bytes: number;
+}
+
+/**
+ * Takes a socket over for HTTP (serve without --no-http). `since` is when the handshake ended
+ * (the first request header is due within the request timeout of it); `first` holds bytes
+ * already read to choose the protocol; with `busy` every request is answered 503. `end`
+ * records why HTTP closed the connection (a deadline, a cap), if it was HTTP's doing.
+ */
+export type HttpHandoff = (
+  socket: TLSSocket,
+  how: {
+    version: 'http/1.1' | 'h2';
+    since: number;
+    first?: Buffer | undefined;
+    busy: boolean;
+    end: (outcome: OutcomeName, reason: string) => void;
+  },
+) => HttpConnectionHandle;
 
 /** What a session needs from the server; fixed for the connection's whole life. */
 export interface SessionContext {
@@ -34,6 +69,8 @@ export interface SessionContext {
   /** No byte read or written for this long, in ms: the connection is closed. */
   idleTimeoutMs: number;
   digests: DigestCache;
+  /** HTTP/1.1 and HTTP/2 on the port; absent with `serve --no-http`. */
+  http?: HttpHandoff | undefined;
 }
 
 /**
@@ -73,6 +110,12 @@ export interface Outcome {
   /** Trailer digests of a complete response. */
   sha256?: string | undefined;
   plaintextSha256?: string | undefined;
+  /** The protocol spoken; undefined when the connection ended before it was known. */
+  wire?: Wire | undefined;
+  /** The ALPN protocol agreed in the handshake, if any. */
+  alpn?: string | undefined;
+  /** HTTP: requests answered on the connection (each has its own log line). */
+  requests?: number | undefined;
 }
 
 /** Fixed wire messages: a refusal must not say more than its code (nothing leaks by wording). */
@@ -98,6 +141,16 @@ export class Session {
   private sent: SentDigests | undefined;
   private reading = true;
   private readonly requestTimer: NodeJS.Timeout;
+  /** Undefined while the first bytes are still being looked at. */
+  private wire: Wire | undefined;
+  private sniffed: Buffer | undefined;
+  private http: HttpConnectionHandle | undefined;
+  /** A refusal decided before the protocol was known (connection caps). */
+  private pendingRefusal: { code: WireErrorCode; message: string; reason: string } | undefined;
+  private readonly since = Date.now();
+  /** A socket error on an HTTP connection, for the record. */
+  private error: string | undefined;
+  private readonly alpn: string | undefined;
 
   constructor(
     private readonly socket: TLSSocket,
@@ -107,42 +160,121 @@ export class Session {
     this.done = new Promise((resolve) => {
       socket.once('close', () => {
         clearTimeout(this.requestTimer);
-        this.settle('client-gone', 'the client closed the connection');
-        resolve(this.record());
+        const http = this.http;
+        if (!http) {
+          this.settle('client-gone', 'the client closed the connection');
+          resolve(this.record());
+          return;
+        }
+        // A client may hang up a kept-alive connection between requests: that is no failure.
+        void http.settled().then(() => {
+          if (http.cutShort) this.settle('client-gone', 'the client left during a response');
+          else this.settle('ok');
+          resolve(this.record());
+        });
       });
     });
+    const alpn = socket.alpnProtocol;
+    this.alpn = typeof alpn === 'string' ? alpn : undefined;
     socket.setTimeout(ctx.idleTimeoutMs, () => {
       this.abort('timeout', `no progress for ${ctx.idleTimeoutMs} ms`);
     });
     socket.on('error', (e: Error) => {
       this.onError(e);
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.reading) this.onEvent(this.reader.push(chunk));
-    });
+    socket.on('data', this.onData);
     socket.on('end', () => {
       if (this.reading) this.onEnd();
     });
     this.requestTimer = setTimeout(() => {
+      this.wire ??= 'line'; // the first bytes never decided: answered as a request line
       this.violation(
         new WireError('bad-request', `no complete request line within ${ctx.requestTimeoutMs} ms`),
       );
     }, ctx.requestTimeoutMs);
+    if (this.alpn === ALPN_H2 || this.alpn === ALPN_HTTP11) {
+      // Handed over once the constructor is done, so the server has the session in hand.
+      const version = this.alpn === ALPN_H2 ? 'h2' : 'http/1.1';
+      this.wire = version;
+      queueMicrotask(() => {
+        this.toHttp(version);
+      });
+    } else if (this.alpn === ALPN_LINE || !ctx.http) {
+      this.wire = 'line';
+    }
   }
 
-  /** Body bytes handed to the socket so far. */
+  /** Body bytes handed to the socket so far (HTTP: by the requests answered so far). */
   get bytesSent(): number {
-    return this.progress.bytes;
+    return this.http ? this.http.bytes : this.progress.bytes;
   }
 
   /**
-   * Answers `ERR code message` without reading a request (connection caps). What the client
-   * sends is read and dropped: unread data would hold back 'end', and with it the close.
+   * Refuses the connection (connection caps, a missing peer certificate): `ERR code message`
+   * in the line protocol without reading a request, 503 to every request in HTTP. Before the
+   * protocol is known, the refusal waits for the first bytes. In the line protocol what the
+   * client sends is read and dropped: unread data would hold back 'end', and with it the close.
    */
   refuse(code: WireErrorCode, message: string, reason: string): void {
+    this.pendingRefusal = { code, message, reason };
+    if (this.wire === 'line') this.refuseLine();
+  }
+
+  private refuseLine(): void {
+    const r = this.pendingRefusal;
+    if (!r) return;
     this.reading = false;
     clearTimeout(this.requestTimer);
-    if (this.settle(code, reason)) this.endWith(encodeErr(code, message));
+    if (this.settle(r.code, r.reason)) this.endWith(encodeErr(r.code, r.message));
+  }
+
+  /** Bytes off the socket: first to choose the protocol, then the line protocol's request. */
+  private readonly onData = (chunk: Buffer): void => {
+    if (!this.reading || (this.wire !== undefined && this.wire !== 'line')) return;
+    if (this.wire === undefined) {
+      const seen = this.sniffed ? Buffer.concat([this.sniffed, chunk]) : chunk;
+      const choice = classifyFirstBytes(seen);
+      if (choice === undefined) {
+        this.sniffed = seen;
+        return;
+      }
+      this.sniffed = undefined;
+      if (choice === 'http/1.1') {
+        this.wire = 'http/1.1';
+        this.toHttp('http/1.1', seen);
+        return;
+      }
+      this.wire = 'line';
+      if (this.pendingRefusal) {
+        this.refuseLine();
+        return;
+      }
+      chunk = seen;
+    }
+    this.onEvent(this.reader.push(chunk));
+  };
+
+  /** Gives the socket to HTTP: from here on node parses and HttpFront keeps the deadlines. */
+  private toHttp(version: 'http/1.1' | 'h2', first?: Buffer): void {
+    if (this.socket.destroyed) return;
+    this.reading = false;
+    clearTimeout(this.requestTimer);
+    this.socket.off('data', this.onData);
+    const refusal = this.pendingRefusal;
+    if (refusal?.code === 'internal' || !this.ctx.http) {
+      this.abort(refusal?.code ?? 'internal', refusal?.reason ?? 'HTTP is off');
+      return;
+    }
+    this.http = this.ctx.http(this.socket, {
+      version,
+      since: this.since,
+      first,
+      busy: refusal !== undefined,
+      end: (outcome, reason) => {
+        this.settle(outcome, reason);
+      },
+    });
+    if (refusal) this.settle(refusal.code, refusal.reason);
   }
 
   /** Cuts the connection (idle timeout, shutdown); a no-op for the record if it already ended. */
@@ -169,8 +301,12 @@ export class Session {
       request: this.request,
       served: this.served,
       rule: this.rule,
-      bytes: this.progress.bytes,
+      bytes: this.http ? this.http.bytes : this.progress.bytes,
       ...(first.outcome === 'ok' ? this.sent : {}),
+      ...(this.error && !first.error && first.outcome !== 'ok' ? { error: this.error } : {}),
+      wire: this.wire,
+      alpn: this.alpn,
+      ...(this.http ? { requests: this.http.requests } : {}),
     };
   }
 
@@ -185,6 +321,14 @@ export class Session {
   }
 
   private onEnd(): void {
+    if (this.wire === undefined) {
+      // Undecided bytes and then the end: the line protocol says what was wrong with them.
+      this.wire = 'line';
+      const seen = this.sniffed;
+      this.sniffed = undefined;
+      if (seen) this.onEvent(this.reader.push(seen));
+      if (!this.reading) return;
+    }
     if (this.reader.started) this.onEvent(this.reader.end());
     else this.silentClose();
   }
@@ -223,7 +367,12 @@ export class Session {
       );
       return;
     }
-    if (this.reading && !this.reader.started) this.silentClose(code);
+    if (this.http) {
+      // A reset between requests is how some clients leave a kept-alive connection; the
+      // close decides from the requests whether it cut a response short.
+      this.error ??= code;
+      this.socket.destroy();
+    } else if (this.reading && !this.reader.started && !this.sniffed) this.silentClose(code);
     else this.abort('client-gone', e.message, code);
   }
 

@@ -9,6 +9,7 @@ import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { SecureStreamError, UsageError } from '../errors.js';
 import type { KeyUsageName } from '../pki/describe.js';
 import type { TrustContext } from '../pki/diagnose.js';
+import { ALPN_LINE } from './protocolchoice.js';
 
 /** Highest TLS version the server allows (`--tls-max`); TLS 1.2 is always the lowest. */
 export type TlsMax = '1.2' | '1.3';
@@ -171,6 +172,9 @@ export function clientTlsOptions(pem: TlsPem, host: string, port: number): Conne
     cert: pem.cert,
     key: pem.key,
     ...(isIP(host) ? {} : { servername: host }),
+    // Names the line protocol, so a server that also speaks HTTP on the port need not guess;
+    // a server without ALPN ignores it.
+    ALPNProtocols: [ALPN_LINE],
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',
     secureOptions: HARDENING,
