@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { prettyFormatter } from '../src/log.js';
 import { listeningSummary } from '../src/logformat.js';
 import { cliGet, makeFixture, type Fixture } from './helpers/fixture.js';
+import { curl, curlTls } from './helpers/http.js';
 import { runCli, startServer } from './helpers/proc.js';
 
 const TIME = /^\d\d:\d\d:\d\d\.\d{3} /;
@@ -37,6 +38,16 @@ describe('pretty log lines from real records', () => {
       assert.equal(ok.code, 0, ok.stderr);
       await cliGet(server.port, fx.pki.pki, 'nope.bin', join(fx.path, 'nope.bin'));
       await cliGet(server.port, fx.pki.pki, 'secret/s.txt', join(fx.path, 's.txt'));
+      const http = await curl([
+        '--http1.1',
+        ...curlTls(fx.pki.ca, fx.pki.client),
+        '-r',
+        '0-9',
+        '-o',
+        join(fx.path, 'range.bin'),
+        `https://localhost:${server.port}/big.bin`,
+      ]);
+      assert.equal(http.code, 0, http.stderr);
       const rogue = await runCli([
         'get',
         'big.bin',
@@ -114,6 +125,17 @@ describe('pretty log lines from real records', () => {
     );
   });
 
+  it('an HTTP request and its connection', () => {
+    assert.match(
+      line('request'),
+      /INFO: #\d+ 127\.0\.0\.1:\d+ CN=client http\/1\.1 GET "\/big\.bin" 206 bytes 0-9\/3145728 ok, 10 B in \d+ ms/,
+    );
+    assert.match(
+      line('connection', (r) => r['wire'] === 'http/1.1'),
+      /INFO: #\d+ 127\.0\.0\.1:\d+ CN=client http\/1\.1, 1 requests ok, 10 B in \d+ ms/,
+    );
+  });
+
   it('a failed handshake: peer and reason, on one line', () => {
     const l = line('handshake failed');
     assert.match(
@@ -129,7 +151,7 @@ describe('pretty log lines from real records', () => {
     const r = records.find((x) => x['msg'] === 'listening') as Record<string, unknown>;
     assert.match(
       l,
-      /INFO: listening on 127\.0\.0\.1:\d+ \(TLS 1\.2 only, ciphers [^;]+; client certificates required; mode plain; root \S+\)\n$/,
+      /INFO: listening on 127\.0\.0\.1:\d+ \(TLS 1\.2 only, ciphers [^;]+; client certificates required; mode plain; HTTP\/1\.1, HTTP\/2 and the line protocol; root \S+\)\n$/,
     );
     assert.equal(
       `securestream: ${listeningSummary(r as unknown as Parameters<typeof listeningSummary>[0])}`,
@@ -165,7 +187,8 @@ describe('pretty log lines from real records', () => {
     assert.ok(!pretty.includes(ESC), JSON.stringify(pretty));
     const lines = pretty.split('\n').filter(Boolean);
     for (const l of lines) assert.match(l, /^\d\d:\d\d:\d\d\.\d{3} (INFO|WARN|ERROR): /);
-    assert.equal(lines.filter((l) => / INFO: #\d+ /.test(l)).length, 3, pretty);
+    // Three line-protocol connections, one HTTP connection and its request.
+    assert.equal(lines.filter((l) => / INFO: #\d+ /.test(l)).length, 5, pretty);
     assert.equal(lines.filter((l) => /handshake failed/.test(l)).length, 1, pretty);
     // stdout is not a terminal: the banner is there for scripts, the log has its own line.
     assert.match(prettyBanner, /^securestream: listening on 127\.0\.0\.1:\d+ \(/);
