@@ -123,3 +123,57 @@ describe('digest cache', () => {
     assert.equal(cache.size, 1);
   });
 });
+
+describe('digest cache: ensure (HTTP computes the digest before the headers)', () => {
+  it('concurrent callers for one version share one computation; the result is remembered', async () => {
+    const dir = await tempDir();
+    try {
+      const f = join(dir.path, 'f');
+      await writeFile(f, 'abc');
+      const st = await stat(f);
+      const cache = new DigestCache();
+      let calls = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const hashNow = async (): Promise<string> => {
+        calls++;
+        await gate;
+        return 'd'.repeat(64);
+      };
+      const waiting = [
+        cache.ensure(st, hashNow),
+        cache.ensure(st, hashNow),
+        cache.ensure(st, hashNow),
+      ];
+      release();
+      assert.deepEqual(await Promise.all(waiting), [
+        'd'.repeat(64),
+        'd'.repeat(64),
+        'd'.repeat(64),
+      ]);
+      assert.equal(calls, 1);
+      assert.equal(await cache.ensure(st, hashNow), 'd'.repeat(64));
+      assert.equal(calls, 1, 'a cached digest costs no computation');
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('a failed computation is not remembered: the next caller computes again', async () => {
+    const dir = await tempDir();
+    try {
+      const f = join(dir.path, 'f');
+      await writeFile(f, 'abc');
+      const st = await stat(f);
+      const cache = new DigestCache();
+      await assert.rejects(
+        cache.ensure(st, () => Promise.reject(new Error('file changed'))),
+        /file changed/,
+      );
+      assert.equal(cache.get(st), undefined);
+      assert.equal(await cache.ensure(st, () => Promise.resolve('e'.repeat(64))), 'e'.repeat(64));
+    } finally {
+      await dir.remove();
+    }
+  });
+});
