@@ -338,12 +338,15 @@ async function refuseBusy(
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(r.body),
   });
-  await sink.end(head.method === 'HEAD' ? undefined : r.body);
+  const sent = await sink.end(head.method === 'HEAD' ? undefined : r.body).then(
+    () => true,
+    () => false,
+  );
   return {
     method: head.method,
     target: head.url,
     status: r.status,
-    outcome: 'busy',
+    outcome: sent ? 'busy' : 'client-gone',
     bytes: 0,
     reason: 'over the connection limit',
   };

@@ -269,11 +269,16 @@ async function sendPlain(
     await sink.end();
     return;
   }
-  for await (const b of readExactly(handle, st, { start, end })) {
-    await sink.write(b);
-    rec.bytes += b.length;
+  if (end === start) {
+    await sink.end();
+    return;
   }
-  await sink.end();
+  for await (const b of readExactly(handle, st, { start, end })) {
+    rec.bytes += b.length;
+    // The last piece goes out with the end of the response: one write, no extra round.
+    if (start + rec.bytes === end) await sink.end(b);
+    else await sink.write(b);
+  }
 }
 
 /**
@@ -405,7 +410,11 @@ async function fail(
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
   });
-  await sink.end(head.method === 'HEAD' ? undefined : r.body);
+  try {
+    await sink.end(head.method === 'HEAD' ? undefined : r.body);
+  } catch {
+    rec.outcome = 'client-gone';
+  }
 }
 
 /** A request field as one string (node joins repeated fields; set-cookie aside). */

@@ -22,7 +22,10 @@ export interface ResponseSink {
   batch(pieces: Buffer[]): Promise<void> | undefined;
   /** Trailer fields sent after the body (HTTP/1.1 chunked or HTTP/2 trailers). */
   addTrailers(fields: Record<string, string>): void;
-  /** Ends the response and resolves once it is flushed (or the client went away). */
+  /**
+   * Ends the response (with `body` as its last bytes) and resolves once it is flushed; rejects
+   * with `client-gone` when the connection closes first.
+   */
   end(body?: string | Buffer): Promise<void>;
   /**
    * Aborts the response: HTTP/1.1 closes the connection (the client sees a short body or a
@@ -84,23 +87,23 @@ export function sinkOf(res: NodeResponse): ResponseSink {
       r.addTrailers(fields);
     },
     end(body) {
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
         if (gone()) {
-          resolve();
+          reject(clientGone());
           return;
         }
-        r.once('close', () => {
+        // Closed before the response finished: the client did not get all of it.
+        const onClose = (): void => {
+          if (r.writableFinished) resolve();
+          else reject(clientGone());
+        };
+        r.once('close', onClose);
+        const finished = (): void => {
+          r.off('close', onClose);
           resolve();
-        });
-        if (body === undefined) {
-          r.end(() => {
-            resolve();
-          });
-        } else {
-          r.end(body, () => {
-            resolve();
-          });
-        }
+        };
+        if (body === undefined) r.end(finished);
+        else r.end(body, finished);
       });
     },
     cut() {
