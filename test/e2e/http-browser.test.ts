@@ -85,10 +85,9 @@ describe(
       const r = await browse([]);
       assert.equal(r.code, 0, r.stderr);
       const { error } = JSON.parse(r.stdout) as { error: string | null };
-      assert.match(
-        error ?? 'a page was shown',
-        /ERR_(BAD_SSL_CLIENT_AUTH_CERT|SSL_PROTOCOL_ERROR|CONNECTION)/,
-      );
+      // Which network error Chromium names varies from run to run (ERR_BAD_SSL_CLIENT_AUTH_CERT,
+      // ERR_SOCKET_NOT_CONNECTED, …); what matters is that no page came and the server says why.
+      assert.match(error ?? 'a page was shown', /^page\.goto: net::ERR_[A-Z_]+/);
       // Chromium may first abort a handshake over the unknown CA, then retry without a check.
       await server.waitForLog(
         (x) => x['outcome'] === 'handshake-failed' && x['reason'] === 'client sent no certificate',
