@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
+import { curl, curlTls, missing } from '../helpers/http.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 import { holdTransfer } from '../helpers/transfer.js';
 
@@ -164,6 +165,61 @@ describe('status endpoint', () => {
     const [code] = (await exited) as [number | null];
     assert.equal(code, 0);
     await assert.rejects(get(port, '/healthz'), 'the status endpoint closes with the server');
+  });
+});
+
+describe('status endpoint: HTTP requests', { skip: promtool ?? missing('curl') }, () => {
+  let fx: Fixture;
+  let server: ServerProcess;
+  let port: number;
+
+  before(async () => {
+    fx = await makeFixture({ 'hello.txt': 'hello\n' });
+    server = await startServer(['--pki', fx.pki.pki, '--root', fx.root, '--status-listen', '0']);
+    port = await statusPort(server);
+  });
+  after(async () => {
+    await server.stop();
+    await fx.remove();
+  });
+
+  it('counts each HTTP request by protocol and outcome, not its connection', async () => {
+    const url = (p: string): string => `https://localhost:${server.port}${p}`;
+    const tls = curlTls(fx.pki.ca, fx.pki.client);
+    const h2 = await curl([
+      '--http2',
+      ...tls,
+      '-o',
+      '/dev/null',
+      '-o',
+      '/dev/null',
+      url('/hello.txt'),
+      url('/nope'),
+    ]);
+    assert.equal(h2.code, 0, h2.stderr);
+    const h1 = await curl([
+      '--http1.1',
+      ...tls,
+      '-o',
+      '/dev/null',
+      '-o',
+      '/dev/null',
+      url('/hello.txt'),
+      url('/hello.txt'),
+    ]);
+    assert.equal(h1.code, 0, h1.stderr);
+    await server.waitForLog((l) => l['msg'] === 'connection' && l['wire'] === 'http/1.1');
+    await server.waitForLog((l) => l['msg'] === 'connection' && l['wire'] === 'h2');
+    const text = (await get(port, '/metrics')).body;
+    const checked = promtoolCheck(text);
+    assert.equal(checked.status, 0, checked.output);
+    const m = samples(text);
+    assert.equal(m.get('securestream_requests_total{protocol="h2",outcome="ok"}'), 1);
+    assert.equal(m.get('securestream_requests_total{protocol="h2",outcome="not-found"}'), 1);
+    assert.equal(m.get('securestream_requests_total{protocol="http/1.1",outcome="ok"}'), 2);
+    assert.equal(m.get('securestream_requests_total{protocol="line",outcome="ok"}') ?? 0, 0);
+    assert.equal(m.get('securestream_transfer_duration_seconds_count{protocol="h2"}'), 1);
+    assert.equal(m.get('securestream_sent_bytes_total'), 3 * 'hello\n'.length);
   });
 });
 
