@@ -66,7 +66,10 @@ describe('README Quick start, pasted into a terminal', { skip }, () => {
     sh('ip', ['netns', 'add', NS]);
     sh('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
     // A wide terminal, so the lines checked below are not wrapped by the terminal itself.
-    const env = ['env', 'PS1=$ ', 'HISTFILE=/dev/null', 'bash', '--norc', '--noprofile', '-i'];
+    // History goes to a file of the test's own: bash saves it through a temporary file renamed
+    // over HISTFILE, which as root would replace /dev/null with a regular file.
+    const history = `HISTFILE=${join(dir.path, 'history')}`;
+    const env = ['env', 'PS1=$ ', history, 'bash', '--norc', '--noprofile', '-i'];
     const tmux = ['-S', sock, '-f', '/dev/null'];
     sh('ip', [
       'netns',
