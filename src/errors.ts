@@ -74,7 +74,6 @@ const EXIT_CLASS = {
   'passphrase-empty': 'failure',
 
   // Certificates, keys and CRLs (pki/).
-  'pki-crl-expired': 'failure',
   'pki-crl-foreign': 'failure',
   'pki-encrypted-key': 'failure',
   'pki-exists': 'failure',
