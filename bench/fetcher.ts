@@ -5,7 +5,8 @@
  * `node dist/bench/fetcher.js PORT PKI_DIR NAME OUT_PREFIX COUNT`; prints one
  * `sha256  path` line per copy, exits 1 if any download failed.
  */
-import { runGet, resultLine, type GetReporter } from '../src/commands/get.js';
+import { runGet, type GetReporter } from '../src/commands/get.js';
+import { sha256sumLine } from '../src/digest.js';
 import { pkiPaths } from '../src/pki/folder.js';
 
 const [port, pki, name, prefix, count] = process.argv.slice(2);
@@ -13,34 +14,49 @@ if (!port || !pki || !name || !prefix || !count) {
   process.stderr.write('usage: fetcher.js PORT PKI_DIR NAME OUT_PREFIX COUNT\n');
   process.exit(2);
 }
+const nothing = (): void => undefined;
 const quiet: GetReporter = {
-  info: () => undefined,
-  start: () => undefined,
-  progress: () => undefined,
-  stop: () => undefined,
+  info: nothing,
+  start: nothing,
+  announce: nothing,
+  progress: nothing,
+  fileDone: nothing,
+  stop: nothing,
 };
 const results = await Promise.allSettled(
   Array.from({ length: Number(count) }, (_, i) =>
     runGet(
       {
-        name,
+        names: [name],
         host: '127.0.0.1',
         port: Number(port),
         out: `${prefix}-${i}.copy`,
         material: pkiPaths(pki, 'client'),
         verbose: false,
         decrypt: false,
+        parallel: 1,
+        resume: false,
+        keepPartial: false,
+        retries: 0,
+        protocol: 'auto',
+        glob: false,
+        waitForServer: false,
       },
       quiet,
+      {
+        stored: nothing,
+        failed: nothing,
+        stdin: () => Promise.resolve(Buffer.alloc(0)),
+      },
     ),
   ),
 );
 for (const r of results) {
-  if (r.status === 'fulfilled') process.stdout.write(`${resultLine(r.value)}\n`);
+  const stored = r.status === 'fulfilled' ? r.value.stored[0] : undefined;
+  if (stored) process.stdout.write(`${sha256sumLine(stored.sha256, stored.path)}\n`);
   else {
-    process.stderr.write(
-      `fetcher: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}\n`,
-    );
+    const why: unknown = r.status === 'rejected' ? r.reason : 'not stored';
+    process.stderr.write(`fetcher: ${why instanceof Error ? why.message : String(why)}\n`);
     process.exitCode = 1;
   }
 }

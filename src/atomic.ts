@@ -20,6 +20,11 @@ export interface AtomicFileOptions {
   /** Permission bits the file gets at commit, before the umask is applied (default 0o666). */
   mode?: number;
   /**
+   * Whether commit also syncs the folder (default true). A batch that commits many files
+   * into a few folders passes false and syncs each folder once at the end (FolderSyncs).
+   */
+  syncFolder?: boolean;
+  /**
    * Aborting it (src/interrupt.ts does so on SIGINT, SIGTERM and SIGHUP) removes the
    * temporary file at once, synchronously, wherever the writer is; later writes and `commit`
    * fail with the signal's reason.
@@ -34,7 +39,19 @@ export interface AtomicFileOptions {
  */
 export class AtomicFile {
   private done = false;
+  /** What an abort of the signal does instead of removing the file (see keepOnAbort). */
+  private keeper: ((file: AtomicFile) => void) | undefined;
   private readonly onAbort = (): void => {
+    if (this.keeper && !this.done) {
+      this.done = true;
+      try {
+        this.keeper(this);
+      } catch {
+        this.discard(true);
+      }
+      void this.handle.close().catch(() => undefined);
+      return;
+    }
     this.discard();
   };
 
@@ -44,6 +61,7 @@ export class AtomicFile {
     readonly handle: FileHandle,
     private readonly mode: number,
     private readonly signal: AbortSignal | undefined,
+    private readonly syncFolder: boolean,
   ) {
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -65,10 +83,70 @@ export class AtomicFile {
     } catch (e) {
       throw outputError(e, path);
     }
+    return AtomicFile.wrap(path, tempPath, handle, opts);
+  }
+
+  /**
+   * Takes over `tempPath`, an existing file of ours beside `path` (a partial download kept by
+   * an earlier run), opened for reading and writing: it is committed, kept or removed like a
+   * file made by `create`.
+   * @throws SecureStreamError from {@link outputError} when it cannot be opened
+   */
+  static async adopt(
+    path: string,
+    tempPath: string,
+    opts: AtomicFileOptions = {},
+  ): Promise<AtomicFile> {
+    opts.signal?.throwIfAborted();
+    let handle: FileHandle;
+    try {
+      handle = await open(tempPath, 'r+');
+    } catch (e) {
+      throw outputError(e, path);
+    }
+    return AtomicFile.wrap(path, tempPath, handle, opts);
+  }
+
+  private static wrap(
+    path: string,
+    tempPath: string,
+    handle: FileHandle,
+    opts: AtomicFileOptions,
+  ): AtomicFile {
     const mode = (opts.mode ?? DEFAULT_OUTPUT_MODE) & ~umask();
-    const file = new AtomicFile(path, tempPath, handle, mode, opts.signal);
+    const file = new AtomicFile(path, tempPath, handle, mode, opts.signal, opts.syncFolder ?? true);
     if (opts.signal?.aborted) file.discard(); // aborted while the file was being opened
     return file;
+  }
+
+  /**
+   * On an abort of the signal, runs `keep` (synchronously, as the removal would) instead of
+   * removing the file: a partial download asked to be kept is renamed and described there.
+   * If `keep` throws, the file is removed after all. `undefined` restores the removal.
+   */
+  keepOnAbort(keep: ((file: AtomicFile) => void) | undefined): void {
+    this.keeper = keep;
+  }
+
+  /**
+   * Syncs the bytes written so far, closes the file and renames it to `partialPath` (mode
+   * 0600 as ever): a partial download kept for a later `--continue`. Removes it instead if
+   * that fails, and throws.
+   */
+  async keep(partialPath: string): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+      await rename(this.tempPath, partialPath);
+    } catch (e) {
+      await this.handle.close().catch(() => undefined);
+      await unlink(this.tempPath).catch(() => undefined);
+      throw outputError(e, partialPath);
+    }
+    if (this.syncFolder) await syncDir(dirname(partialPath));
   }
 
   /**
@@ -93,7 +171,7 @@ export class AtomicFile {
       this.signal?.throwIfAborted();
       throw outputError(e, finalPath);
     }
-    await syncDir(dirname(finalPath));
+    if (this.syncFolder) await syncDir(dirname(finalPath));
   }
 
   /** Removes the temporary file; safe to call more than once and after commit. */
@@ -110,8 +188,8 @@ export class AtomicFile {
    * even a process that dies right after leaves nothing behind; writes still in flight land in
    * the unlinked file and are freed with the descriptor.
    */
-  private discard(): void {
-    if (this.done) return;
+  private discard(force = false): void {
+    if (this.done && !force) return;
     this.done = true;
     try {
       unlinkSync(this.tempPath);
@@ -167,7 +245,7 @@ function umask(): number {
  * place, and some file systems cannot fsync a folder; a failure here changes nothing a user
  * could act on.
  */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const d = await open(dir, 'r').catch(() => undefined);
   if (!d) return;
   await d.sync().catch(() => undefined);

@@ -6,9 +6,13 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { EXIT, UsageError, exitCodeFor, isSecureStreamError } from './errors.js';
 import {
+  DEFAULT_PARALLEL,
   DEFAULT_PORT,
+  MAX_PARALLEL,
   SERVE_DEFAULTS as D,
   getOptions,
+  lsOptions,
+  type LsFlags,
   parseCount,
   parseSize,
   pkiInitOptions,
@@ -18,7 +22,7 @@ import {
   type ServeFlags,
 } from './config.js';
 import { runInterruptible } from './interrupt.js';
-import { CONNREFUSED_RETRY_MS, connectionRefused, retry } from './retry.js';
+import { CONNREFUSED_RETRY_MS } from './retry.js';
 import { versionReport } from './version.js';
 import { isEntryPoint, userArguments } from './argv.js';
 
@@ -40,7 +44,12 @@ function pkiOptions(cmd: Command): Command {
     .option('--key <file>', 'private key, PEM (unencrypted)');
 }
 
-export function buildProgram(): Command {
+/** What an action decides beyond success or a thrown error: a batch with failures. */
+export interface ProgramState {
+  exitCode: number;
+}
+
+export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Command {
   const program = new Command('securestream')
     .description('Mutually authenticated TLS file streaming')
     .version(
@@ -155,10 +164,33 @@ export function buildProgram(): Command {
   pkiOptions(
     program
       .command('get')
-      .description('download NAME from the server and verify its SHA-256')
-      .argument('<name>', 'file name relative to the server root')
+      .description(
+        'download files (names or patterns) from the server and verify their SHA-256; prints one sha256sum line per file',
+      )
+      .argument('[names...]', 'file names relative to the server root, or patterns (logs/**/*.gz)')
       .option('--server <host:port>', 'server to dial', `localhost:${DEFAULT_PORT}`)
-      .option('--out <path>', 'where to store the file (default: basename of NAME here)')
+      .option(
+        '--out <path>',
+        'file (one name) or existing folder (default: here; basename of NAME, or the path a pattern matched)',
+      )
+      .option('--from <file>', 'more names, one per line ("-": standard input)')
+      .option(
+        '-j, --parallel <n>',
+        `transfers at a time (1-${MAX_PARALLEL})`,
+        String(DEFAULT_PARALLEL),
+      )
+      .option('--continue', 'resume from a partial download kept by an earlier run (verified)')
+      .option('--keep-partial', 'keep what arrived when a download fails, for --continue')
+      .option('--retries <n>', 'after a network failure, try again (resuming) up to N times', '0')
+      .addOption(
+        new Option(
+          '--protocol <wire>',
+          'auto: HTTP/1.1 when the server offers it; 1: the line protocol',
+        )
+          .choices(['auto', 'http', '1'])
+          .default('auto'),
+      )
+      .option('--no-glob', 'take every NAME literally, even with * ? [ ] { }')
       .option('--quiet', 'no progress bar')
       .option('--verbose', 'print the negotiated protocol, suite and mode')
       .option('--decrypt', 'store the plaintext of an encrypted (sstream-v1) response')
@@ -166,26 +198,56 @@ export function buildProgram(): Command {
         '--retry-connrefused',
         `if the connection is refused (server not up yet), retry for up to ${CONNREFUSED_RETRY_MS / 1000} s`,
       ),
-  ).action(async (name: string, o: GetFlags & { retryConnrefused?: boolean }) => {
-    const { runGet, resultLine } = await import('./commands/get.js');
-    const { createReporter } = await import('./progress.js');
+  ).action(async (names: string[], o: GetFlags) => {
+    const { runGet } = await import('./commands/get.js');
+    const { createReporter, formatBytes } = await import('./progress.js');
+    const { sha256sumLine } = await import('./digest.js');
+    const { batchExitCode } = await import('./fetch/batch.js');
     const report = await createReporter(!o.quiet && process.stderr.isTTY, note);
-    const opts = getOptions(name, o);
-    const result = await runInterruptible((signal) =>
-      retry(
-        () => runGet({ ...opts, signal }, report),
-        o.retryConnrefused ? connectionRefused : undefined,
-        {
-          signal,
-          onRetry: (e, ms) => {
-            if (o.verbose) note(`${(e as Error).message}; retrying in ${ms} ms`);
-          },
+    const opts = getOptions(names, o);
+    const outcome = await runInterruptible((signal) =>
+      runGet({ ...opts, signal }, report, {
+        stored: (r) => {
+          // With `--out -` the bytes are on stdout: the digest line goes to stderr.
+          if (r.path === '-') process.stderr.write(`${sha256sumLine(r.sha256, '-')}\n`);
+          else out(sha256sumLine(r.sha256, r.path));
         },
-      ),
+        failed: (name, e) => {
+          const message = e instanceof Error ? e.message : String(e);
+          note(`error: ${message.includes(`"${name}"`) ? message : `"${name}": ${message}`}`);
+        },
+        stdin: () => readStdin(),
+      }),
     );
-    // With `--out -` the bytes are on stdout: the digest line goes to stderr.
-    if (result.path === '-') process.stderr.write(`${resultLine(result)}\n`);
-    else out(resultLine(result));
+    if (outcome.single) return;
+    const failures = [...outcome.unresolved, ...outcome.failed];
+    const secs = outcome.ms / 1000;
+    note(
+      `${outcome.stored.length} file${outcome.stored.length === 1 ? '' : 's'} stored, ${formatBytes(outcome.received)} received in ${secs.toFixed(2)} s (${formatBytes(outcome.received / Math.max(secs, 0.001))}/s)${failures.length ? `; ${failures.length} failed` : ''}`,
+    );
+    state.exitCode = batchExitCode(failures.map((f) => f.error));
+  });
+
+  pkiOptions(
+    program
+      .command('ls')
+      .description('list what this client may read on the server (access rules applied)')
+      .argument('[prefix]', 'folder, file or pattern (default: the root)')
+      .option('--server <host:port>', 'server to dial', `localhost:${DEFAULT_PORT}`)
+      .option('--long', 'type, size, modification time, SHA-256 (when known) and name')
+      .option('--json', 'one JSON array of entries')
+      .option(
+        '--retry-connrefused',
+        `if the connection is refused (server not up yet), retry for up to ${CONNREFUSED_RETRY_MS / 1000} s`,
+      ),
+  ).action(async (prefix: string | undefined, o: LsFlags) => {
+    const { runLs } = await import('./commands/ls.js');
+    const opts = lsOptions(prefix, o);
+    await runInterruptible((signal) =>
+      runLs({ ...opts, signal }, (text) => {
+        process.stdout.write(text);
+      }),
+    );
   });
 
   program
@@ -300,6 +362,13 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Standard input, whole (for `get --from -`). */
+async function readStdin(): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const b of process.stdin as AsyncIterable<Buffer>) parts.push(b);
+  return Buffer.concat(parts);
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -313,8 +382,9 @@ function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefi
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    const state: ProgramState = { exitCode: EXIT.ok };
+    await buildProgram(state).parseAsync(argv, { from: 'user' });
+    return state.exitCode;
   } catch (caught) {
     let e = caught;
     if (e instanceof CommanderError) {

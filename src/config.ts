@@ -344,11 +344,33 @@ export interface GetFlags extends PkiFlags {
   quiet?: boolean;
   verbose?: boolean;
   decrypt?: boolean;
+  from?: string;
+  parallel?: string;
+  continue?: boolean;
+  keepPartial?: boolean;
+  retries?: string;
+  protocol?: string;
+  /** commander's `--no-glob`: false when given. */
+  glob?: boolean;
+  retryConnrefused?: boolean;
 }
+
+/** `--protocol`: what `get` and `ls` offer by ALPN (docs/PROTOCOL.md §1). */
+export type ProtocolChoice = 'auto' | 'http' | '1';
+
+/** Transfers at a time when `-j` is not given. */
+export const DEFAULT_PARALLEL = 8;
+/** Most transfers at a time (the server's default per-address connection limit is 64). */
+export const MAX_PARALLEL = 64;
+/** Most `--retries`. */
+export const MAX_RETRIES = 100;
 
 /** `get` settings, validated. */
 export interface GetOptions {
-  name: string;
+  /** Names and patterns from the command line, in order. */
+  names: string[];
+  /** `--from FILE` (`-`: standard input): more names, one per line. */
+  from?: string | undefined;
   host: string;
   port: number;
   out?: string | undefined;
@@ -356,19 +378,124 @@ export interface GetOptions {
   verbose: boolean;
   /** Store the plaintext of an sstream-v1 body instead of the ciphertext. */
   decrypt: boolean;
+  /** `-j N`: transfers at a time. */
+  parallel: number;
+  /** `--continue`: resume from a kept partial download. */
+  resume: boolean;
+  /** `--keep-partial` (or `--continue`): keep what arrived when a download fails. */
+  keepPartial: boolean;
+  /** `--retries N`: more attempts after network failures (0: none). */
+  retries: number;
+  protocol: ProtocolChoice;
+  /** Whether `*`, `?`, `[…]` and `{…}` in a name make it a pattern (`--no-glob`: never). */
+  glob: boolean;
+  /** `--retry-connrefused`: wait for a server that is still starting. */
+  waitForServer: boolean;
   signal?: AbortSignal;
 }
 
-export function getOptions(name: string, f: GetFlags): GetOptions {
+export function parseProtocol(text: string): ProtocolChoice {
+  if (text === 'auto' || text === 'http' || text === '1') return text;
+  throw new UsageError(
+    `invalid --protocol "${text}"`,
+    'use auto (HTTP/1.1 when the server offers it), http, or 1 (the line protocol)',
+  );
+}
+
+/** `--retries N`: 0..MAX_RETRIES. */
+export function parseRetries(text: string): number {
+  const n = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n > MAX_RETRIES) {
+    throw new UsageError(
+      `invalid --retries "${text}"`,
+      `use a whole number from 0 to ${MAX_RETRIES}`,
+    );
+  }
+  return n;
+}
+
+export function getOptions(names: string[], f: GetFlags): GetOptions {
   const { host, port } = parseHostPort(f.server, DEFAULT_PORT);
+  if (names.length === 0 && f.from === undefined) {
+    throw new UsageError(
+      'nothing to get',
+      'name files to fetch (NAME...) or a list of names (--from FILE)',
+    );
+  }
+  const protocol = parseProtocol(f.protocol ?? 'auto');
+  const resume = f.continue === true;
+  const parallel = f.parallel === undefined ? DEFAULT_PARALLEL : parseCount(f.parallel, '-j');
+  if (parallel > MAX_PARALLEL) {
+    throw new UsageError(
+      `invalid -j "${f.parallel ?? ''}"`,
+      `use a number from 1 to ${MAX_PARALLEL}`,
+    );
+  }
+  if (f.out === '-' && (names.length !== 1 || f.from !== undefined)) {
+    throw new UsageError(
+      '--out - takes exactly one NAME',
+      'with several names, --out names a folder',
+    );
+  }
+  if (f.out === '') throw new UsageError('--out is empty', 'pass a file or folder path');
+  if (protocol === '1' && (resume || f.keepPartial === true)) {
+    throw new UsageError(
+      `--protocol 1 cannot be combined with ${resume ? '--continue' : '--keep-partial'}`,
+      'resuming needs HTTP ranges: leave out --protocol 1',
+    );
+  }
   return {
-    name: parseRemoteName(name),
+    names: names.map(parseRemoteName),
+    from: f.from,
     host,
     port,
     out: f.out,
     material: materialPaths(f, 'client'),
     verbose: f.verbose === true,
     decrypt: f.decrypt === true,
+    parallel,
+    resume,
+    keepPartial: resume || f.keepPartial === true,
+    retries: f.retries === undefined ? 0 : parseRetries(f.retries),
+    protocol,
+    glob: f.glob !== false,
+    waitForServer: f.retryConnrefused === true,
+  };
+}
+
+/** `ls` flags as the CLI parser hands them over. */
+export interface LsFlags extends PkiFlags {
+  server: string;
+  long?: boolean;
+  json?: boolean;
+  retryConnrefused?: boolean;
+}
+
+/** `ls` settings, validated. */
+export interface LsOptions {
+  /** A folder (`''`: the root) or a pattern. */
+  prefix: string;
+  host: string;
+  port: number;
+  material: MaterialPaths;
+  format: 'names' | 'long' | 'json';
+  waitForServer: boolean;
+  signal?: AbortSignal;
+}
+
+export function lsOptions(prefix: string | undefined, f: LsFlags): LsOptions {
+  const { host, port } = parseHostPort(f.server, DEFAULT_PORT);
+  if (f.long === true && f.json === true) {
+    throw new UsageError('--long cannot be combined with --json', 'choose one output format');
+  }
+  const trimmed = (prefix ?? '').replace(/\/+$/, '');
+  return {
+    prefix: trimmed === '' ? '' : parseRemoteName(trimmed),
+    host,
+    port,
+    material: materialPaths(f, 'client'),
+    format: f.json === true ? 'json' : f.long === true ? 'long' : 'names',
+    waitForServer: f.retryConnrefused === true,
   };
 }
 

@@ -8,26 +8,40 @@ import { outputError } from './atomic.js';
  */
 export const WRITEBACK_BYTES = 32 * 1024 * 1024;
 
+export interface FileSinkOptions {
+  /** Written bytes between background fdatasyncs (default WRITEBACK_BYTES). */
+  writebackBytes?: number;
+  /** Bytes queued before `write` asks the producer to wait (default 4 MiB). */
+  highWaterMark?: number;
+  /** File offset of the first byte written (default 0): a resumed download appends. */
+  position?: number;
+}
+
 /**
  * A Writable over an open file that hashes nothing and copies nothing: while one write is in
  * the kernel, incoming chunks queue up and go out together in one writev, so small pieces
  * (16 KiB TLS records, decrypted chunks) become large sequential writes without
- * JavaScript-side concatenation. Short writes are completed, errors become output errors.
+ * JavaScript-side concatenation. Writes go to explicit offsets from `position` on. Short
+ * writes are completed, errors become output errors.
  */
 export class FileSink extends Writable {
   private unsynced = 0;
   private syncing: Promise<void> | undefined;
   private syncError: unknown;
+  private readonly writebackBytes: number;
   /** Background fdatasyncs started so far. */
   syncs = 0;
+  /** File offset after the last byte written so far. */
+  position: number;
 
   constructor(
     private readonly handle: FileHandle,
     private readonly path: string,
-    private readonly writebackBytes = WRITEBACK_BYTES,
-    highWaterMark = 4 * 1024 * 1024,
+    opts: FileSinkOptions = {},
   ) {
-    super({ highWaterMark, decodeStrings: false });
+    super({ highWaterMark: opts.highWaterMark ?? 4 * 1024 * 1024, decodeStrings: false });
+    this.writebackBytes = opts.writebackBytes ?? WRITEBACK_BYTES;
+    this.position = opts.position ?? 0;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -65,7 +79,8 @@ export class FileSink extends Writable {
     if (this.syncError !== undefined) throw outputError(this.syncError, this.path);
     let rest = bufs;
     while (rest.length > 0) {
-      const { bytesWritten } = await this.handle.writev(rest);
+      const { bytesWritten } = await this.handle.writev(rest, this.position);
+      this.position += bytesWritten;
       rest = skip(rest, bytesWritten);
       this.unsynced += bytesWritten;
     }

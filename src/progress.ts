@@ -1,6 +1,6 @@
 /**
- * What `get` shows while it runs: `securestream: …` lines on stderr always, and a progress bar
- * (cli-progress) only when stderr is a terminal.
+ * What `get` shows while it runs: `securestream: …` lines on stderr always, and one progress
+ * bar for the run (cli-progress) only when stderr is a terminal.
  */
 import type { GetReporter } from './commands/get.js';
 
@@ -8,20 +8,29 @@ import type { GetReporter } from './commands/get.js';
 export const REDRAW_MS = 100;
 
 /**
- * A reporter writing to stderr; with `bar`, a progress bar that redraws at most every
- * REDRAW_MS and is erased when the transfer ends, so the digest line stands alone.
+ * A reporter writing to stderr; with `bar`, one progress bar for the whole run (files done,
+ * bytes, rate) that redraws at most every REDRAW_MS and is erased when the run ends, so the
+ * digest lines stand alone. The byte total grows as responses announce their lengths.
  */
 export async function createReporter(
   bar: boolean,
   note: (line: string) => void,
 ): Promise<GetReporter> {
   if (!bar) {
-    return { info: note, start: () => undefined, progress: () => undefined, stop: () => undefined };
+    const nothing = (): void => undefined;
+    return {
+      info: note,
+      start: nothing,
+      announce: nothing,
+      progress: nothing,
+      fileDone: nothing,
+      stop: nothing,
+    };
   }
   const { SingleBar } = await import('cli-progress');
   const progress = new SingleBar({
     stream: sharedTerminal(process.stderr),
-    format: ' {bar} {percentage}% | {done} of {all} | {rate} | ETA {eta_formatted}',
+    format: ' {bar} {percentage}% |{files} {done} of {all} | {rate} | ETA {eta_formatted}',
     // The bar is trimmed to the width, and the terminal keeps wrapping lines: a server's log
     // line written in between on the same terminal is not cut at the edge.
     linewrap: true,
@@ -31,23 +40,44 @@ export async function createReporter(
   let started = 0;
   let shown = 0;
   let total = 0;
+  let received = 0;
+  let files = 0;
+  let done = 0;
+  const figures = (): Record<string, string> => {
+    const s = (Date.now() - started) / 1000;
+    return {
+      files: files > 1 ? ` ${done}/${files} files |` : '',
+      done: formatBytes(received),
+      all: formatBytes(total),
+      rate: s > 0 ? `${formatBytes(received / s)}/s` : '',
+    };
+  };
+  const redraw = (force: boolean): void => {
+    const now = Date.now();
+    if (!started || (!force && now - shown < REDRAW_MS)) return;
+    shown = now;
+    progress.setTotal(Math.max(total, 1));
+    progress.update(received, figures());
+  };
   return {
     info: note,
-    start: (length) => {
+    start: (n) => {
       started = Date.now();
-      total = length;
-      progress.start(total, 0, { done: formatBytes(0), all: formatBytes(total), rate: '' });
+      files = n;
+      progress.start(1, 0, figures());
+    },
+    announce: (bytes) => {
+      total += bytes;
+      redraw(true);
     },
     // Called for every TLS record; the figures are worth computing a few times a second only.
     progress: (n) => {
-      const now = Date.now();
-      if (now - shown < REDRAW_MS && n < total) return;
-      shown = now;
-      const s = (now - started) / 1000;
-      progress.update(n, {
-        done: formatBytes(n),
-        rate: s > 0 ? `${formatBytes(n / s)}/s` : '',
-      });
+      received += n;
+      redraw(false);
+    },
+    fileDone: () => {
+      done++;
+      redraw(true);
     },
     stop: () => {
       if (started) progress.stop();

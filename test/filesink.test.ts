@@ -13,7 +13,10 @@ describe('file sink', () => {
     try {
       const path = join(dir.path, 'out');
       const handle = await open(path, 'wx');
-      const sink = new FileSink(handle, path, 256 * 1024, 64 * 1024);
+      const sink = new FileSink(handle, path, {
+        writebackBytes: 256 * 1024,
+        highWaterMark: 64 * 1024,
+      });
       const source = createHash('sha256');
       let total = 0;
       for (let i = 0; i < 400; i++) {
@@ -40,7 +43,7 @@ describe('file sink', () => {
       const path = join(dir.path, 'out');
       await (await open(path, 'w')).close();
       const handle = await open(path, 'r');
-      const sink = new FileSink(handle, path, 1024);
+      const sink = new FileSink(handle, path, { writebackBytes: 1024 });
       const err = await new Promise<unknown>((resolve) => {
         sink.on('error', resolve);
         sink.write(randomBytes(4096));

@@ -28,7 +28,8 @@ function dial(port: number): Promise<string> {
   });
 }
 
-const shortly: RetryPolicy = { ...connectionRefused, forMs: 400 };
+const SHORT_MS = 400;
+const shortly: RetryPolicy = { ...connectionRefused, forMs: SHORT_MS };
 
 describe('retry', () => {
   it('a refused connect is what --retry-connrefused retries; other failures are not', async () => {
@@ -84,8 +85,8 @@ describe('retry', () => {
       { code: 'connect-failed' },
     );
     const took = Date.now() - started;
-    assert.ok(took >= shortly.forMs, `${took} ms`);
-    assert.ok(took < shortly.forMs + BACKOFF_MAX_MS, `${took} ms`);
+    assert.ok(took >= SHORT_MS, `${took} ms`);
+    assert.ok(took < SHORT_MS + BACKOFF_MAX_MS, `${took} ms`);
   });
 
   it('an abort ends the wait at once with its reason', async () => {

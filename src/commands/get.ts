@@ -1,166 +1,210 @@
 /**
- * `securestream get`: one verified download. The transport hands over the response head and a
- * body stream; this command picks where the bytes go (a file that appears only when complete,
- * or standard output), chooses the decoder for an sstream-v1 body, and checks the plaintext
- * digest when it decrypts.
+ * `securestream get NAME... [--from FILE] [--out PATH]`: one or many verified downloads in one
+ * process. Names come from the command line and `--from`; patterns are resolved against the
+ * server's listing; the server's wire (HTTP/1.1 keep-alive, or the line protocol of a server
+ * before it) comes from the first handshake. One name is stored as before (`--out FILE`,
+ * `--out -`); several go into a folder, `-j` at a time.
  */
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { posix } from 'node:path';
 import { AtomicFile } from '../atomic.js';
 import type { GetOptions } from '../config.js';
-import { sha256sumLine } from '../digest.js';
-import { SecureStreamError, errnoCode } from '../errors.js';
-import { FileSink } from '../filesink.js';
+import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
+import { runBatch, type BatchOutcome } from '../fetch/batch.js';
+import type { FetchJob, FetchResult } from '../fetch/job.js';
+import { expandPattern, isPattern, readNameList, type Wanted } from '../fetch/names.js';
+import { Remote } from '../fetch/remote.js';
+import { inFolder, resolveOutput, type Output } from '../fetch/store.js';
 import { loadTlsMaterial } from '../pki/load.js';
-import type { Mode } from '../protocol.js';
+import { networkFailures } from '../retry.js';
 import { formatHostPort } from '../transport/address.js';
-import { request } from '../transport/client.js';
-import { sstreamDecoder } from '../transport/sstream.js';
 
 /** What the command reports while it runs; the CLI maps it to stderr lines and a progress bar. */
 export interface GetReporter {
-  info(line: string): void;
-  start(total: number): void;
-  progress(received: number): void;
-  stop(): void;
+  /** A `securestream: …` line on stderr. */
+  info: (line: string) => void;
+  /** The batch begins: this many files. */
+  start: (files: number) => void;
+  /** A response announced this many more bytes to come. */
+  announce: (bytes: number) => void;
+  /** This many more bytes arrived. */
+  progress: (delta: number) => void;
+  /** One more file is done (stored or failed). */
+  fileDone: () => void;
+  stop: () => void;
 }
 
-/** One verified download. */
-export interface GetResult {
-  /** Where the bytes were stored, or `-` for standard output. */
-  path: string;
-  mode: Mode;
-  /** Body bytes received (ciphertext in sstream-v1). */
-  bytes: number;
-  /** SHA-256 of the bytes stored (the plaintext when decrypted). */
-  sha256: string;
-  decrypted: boolean;
-  protocol: string;
-  cipher: string;
+export interface GetOutcome extends BatchOutcome {
+  /** One plain name: its failure is the command's, as before batches existed. */
+  single: boolean;
+  /** Names (and patterns) that failed before any transfer: patterns that matched nothing. */
+  unresolved: { name: string; error: unknown }[];
 }
-
-/** Where a download goes: a file (an undecrypted sstream-v1 body may get its own name), or stdout. */
-export type Output = { kind: 'stdout' } | { kind: 'file'; path: string; encryptedPath: string };
 
 /**
- * `--out` as curl and wget read it: absent, the basename of NAME here (NAME.sst for an
- * encrypted body stored as is); `-`, standard output; an existing folder (or a path ending in
- * `/`, which must then exist), the basename of NAME in it; anything else, that file, whatever
- * the mode.
+ * Runs the whole command. `stored` reports each file as soon as it is synced and in place;
+ * `failed` each file that failed (the run goes on). With one plain name, its failure is
+ * thrown instead.
  */
-export async function resolveOutput(name: string, out: string | undefined): Promise<Output> {
-  if (out === '-') return { kind: 'stdout' };
-  const inFolder = (dir: string): Output => {
-    const path = join(dir, posix.basename(name));
-    return { kind: 'file', path, encryptedPath: `${path}.sst` };
-  };
-  if (out === undefined) return inFolder('.');
-  const folder = await stat(out).then(
-    (s) => s.isDirectory(),
-    (e: unknown) => {
-      if (out.endsWith('/')) {
-        throw new SecureStreamError(
-          'output-dir-missing',
-          errnoCode(e) === 'ENOTDIR'
-            ? `output folder "${out}" is not a folder`
-            : `output folder "${out}" does not exist`,
-          'create the folder or choose another --out',
-          { cause: e },
-        );
-      }
-      return false;
-    },
-  );
-  return folder ? inFolder(out) : { kind: 'file', path: out, encryptedPath: out };
-}
-
-export async function runGet(opts: GetOptions, report: GetReporter): Promise<GetResult> {
+export async function runGet(
+  opts: GetOptions,
+  report: GetReporter,
+  hooks: {
+    stored: (r: FetchResult) => void;
+    failed: (name: string, e: unknown) => void;
+    stdin: () => Promise<Buffer>;
+  },
+): Promise<GetOutcome> {
   const material = await loadTlsMaterial({ ...opts.material, role: 'client' });
-  const output = await resolveOutput(opts.name, opts.out);
-  // Created before dialling: an output folder that is missing or read-only fails at once.
-  const file =
-    output.kind === 'file'
-      ? await AtomicFile.create(output.path, { signal: opts.signal })
-      : undefined;
+  const listed = opts.from === undefined ? [] : await readNameList(opts.from, hooks.stdin);
+  const asked = [...opts.names, ...listed];
+  const patterns = new Set(opts.glob ? asked.filter(isPattern) : []);
+  const single = asked.length === 1 && patterns.size === 0 && opts.from === undefined;
+  const first = asked[0];
+  let output: Output | undefined;
+  let folder: string | undefined;
+  if (single && first !== undefined) {
+    output = await resolveOutput(first, opts.out);
+    if (output.kind === 'file') await probeWritable(output.path, opts.signal);
+  } else {
+    folder = await outputFolder(opts.out);
+    await probeWritable(posix.join(folder, '.securestream-probe'), opts.signal);
+  }
+  if (patterns.size > 0 && opts.protocol === '1') {
+    throw new UsageError(
+      `patterns need the server's listing, which --protocol 1 does not offer: ${[...patterns][0] ?? ''}`,
+    );
+  }
+
+  const remote = await Remote.open({
+    host: opts.host,
+    port: opts.port,
+    pem: material,
+    protocol: opts.protocol,
+    waitForServer: opts.waitForServer,
+    signal: opts.signal,
+    onRetry: (e, ms) => {
+      if (opts.verbose) report.info(`${(e as Error).message}; retrying in ${ms} ms`);
+    },
+  });
   try {
-    const res = await request({
-      host: opts.host,
-      port: opts.port,
-      pem: material,
-      name: opts.name,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onSecure: ({ protocol, cipher }) => {
-        if (opts.verbose) {
-          report.info(
-            `connected to ${formatHostPort(opts.host, opts.port)} with ${protocol} ${cipher} as ${material.certInfo.subject}`,
+    if (opts.verbose) {
+      const { protocol, cipher } = remote.session;
+      report.info(
+        `connected to ${formatHostPort(opts.host, opts.port)} with ${protocol} ${cipher} as ${material.certInfo.subject}; ${remote.wire === 'http' ? 'HTTP/1.1' : 'line protocol v1'}`,
+      );
+    }
+    const unresolved: GetOutcome['unresolved'] = [];
+    const jobs: FetchJob[] = [];
+    if (output && first !== undefined) jobs.push({ name: first, output });
+    else {
+      const wanted: Wanted[] = [];
+      for (const name of asked) {
+        if (!patterns.has(name)) {
+          wanted.push({ name, rel: posix.basename(name) });
+          continue;
+        }
+        if (remote.wire !== 'http') {
+          throw new SecureStreamError(
+            'protocol',
+            `the server speaks only the line protocol, which has no listing: cannot resolve "${name}"`,
+            'name the files one by one',
           );
         }
-      },
-    });
-    if (opts.verbose) report.info(`receiving ${res.length} bytes, mode ${res.mode}`);
-    report.start(res.length);
-    let received = 0;
-    res.body.on('data', (b: Buffer) => {
-      report.progress((received += b.length));
-    });
-    const decoder =
-      res.mode === 'sstream-v1' ? sstreamDecoder(material.privateKey, opts.decrypt) : undefined;
-    const plaintextHash = decoder?.decrypts ? createHash('sha256') : undefined;
-    if (plaintextHash) decoder?.stream.on('data', (b: Buffer) => plaintextHash.update(b));
-    // Standard output is ended with the body; nothing else writes to it in that mode.
-    const sink: Writable = file ? new FileSink(file.handle, file.path) : process.stdout;
-    await (decoder ? pipeline(res.body, decoder.stream, sink) : pipeline(res.body, sink)).catch(
-      (e: unknown) => {
-        throw file || !(errnoCode(e) === 'EPIPE') ? e : stdoutClosed(e);
-      },
-    );
-    const trailer = res.body.trailer;
-    if (!trailer) throw new SecureStreamError('protocol', 'the response ended without a trailer');
-    let sha256 = trailer.bodySha256;
-    if (plaintextHash) {
-      sha256 = plaintextHash.digest('hex');
-      if (sha256 !== trailer.plaintextSha256) {
-        throw new SecureStreamError(
-          'digest-mismatch',
-          `the decrypted file has SHA-256 ${sha256}, the server's trailer says ${trailer.plaintextSha256 ?? '(none)'}`,
-        );
+        try {
+          wanted.push(...(await expandPattern(remote.http(0), name, opts.signal)));
+        } catch (e) {
+          if (opts.signal?.aborted) throw e;
+          unresolved.push({ name, error: e });
+          hooks.failed(name, e);
+        }
       }
+      jobs.push(...plan(wanted, folder ?? '.'));
     }
-    let path = '-';
-    if (file && output.kind === 'file') {
-      path = res.mode === 'sstream-v1' && !decoder?.decrypts ? output.encryptedPath : output.path;
-      await file.commit(path);
-    }
-    return {
-      path,
-      mode: res.mode,
-      bytes: res.length,
-      sha256,
-      decrypted: decoder?.decrypts ?? false,
-      protocol: res.protocol,
-      cipher: res.cipher,
-    };
-  } catch (e) {
-    await file?.abort();
-    throw e;
+    report.start(jobs.length);
+    const outcome = await runBatch({
+      remote,
+      jobs,
+      parallel: opts.parallel,
+      settings: {
+        privateKey: material.privateKey,
+        decrypt: opts.decrypt,
+        keepPartial: opts.keepPartial,
+        resume: opts.resume,
+        retry: opts.retries > 0 ? networkFailures(opts.retries) : undefined,
+        syncFolder: single,
+        signal: opts.signal,
+        note: report.info,
+        progress: report.progress,
+        announce: report.announce,
+      },
+      onStored: (r) => {
+        report.fileDone();
+        hooks.stored(r);
+      },
+      onFailed: (job, e) => {
+        report.fileDone();
+        if (!single) hooks.failed(job.name, e);
+      },
+    });
+    const failure = outcome.failed[0];
+    if (single && failure) throw failure.error;
+    return { ...outcome, single, unresolved };
   } finally {
     report.stop();
+    await remote.close();
   }
 }
 
-/** The `sha256sum` line for the result (`-` as the name for standard output, as sha256sum does). */
-export function resultLine(r: GetResult): string {
-  return sha256sumLine(r.sha256, r.path);
+/**
+ * The jobs for what was asked, each to `folder/rel`. Two names that would be stored at the
+ * same path are a usage error, before anything is fetched; a name asked twice is fetched once.
+ */
+function plan(wanted: Wanted[], folder: string): FetchJob[] {
+  const byPath = new Map<string, Wanted>();
+  const jobs: FetchJob[] = [];
+  for (const w of wanted) {
+    const seen = byPath.get(w.rel);
+    if (seen) {
+      if (seen.name === w.name) continue;
+      throw new UsageError(
+        `"${seen.name}" and "${w.name}" would both be stored as "${posix.join(folder, w.rel)}"`,
+        'fetch them in separate runs with different --out folders',
+      );
+    }
+    byPath.set(w.rel, w);
+    jobs.push({ name: w.name, output: inFolder(folder, w.rel) });
+  }
+  return jobs;
 }
 
-function stdoutClosed(e: unknown): SecureStreamError {
-  return new SecureStreamError(
-    'output-failed',
-    'standard output was closed before the transfer completed',
-    undefined,
-    { cause: e },
-  );
+/** `--out` for several names: an existing folder (default: here). */
+async function outputFolder(out: string | undefined): Promise<string> {
+  const dir = out ?? '.';
+  const st = await stat(dir).catch((e: unknown) => {
+    throw new SecureStreamError(
+      'output-dir-missing',
+      errnoCode(e) === 'ENOTDIR'
+        ? `output folder "${dir}" is not a folder`
+        : `output folder "${dir}" does not exist`,
+      'create the folder or choose another --out',
+      { cause: e },
+    );
+  });
+  if (!st.isDirectory()) {
+    throw new UsageError(
+      `--out "${dir}" is a file; with several names --out names a folder`,
+      'choose an existing folder',
+    );
+  }
+  return dir;
+}
+
+/**
+ * Creates and removes a temporary file beside `path`: a missing or read-only output folder
+ * fails here, before anything is dialled.
+ */
+async function probeWritable(path: string, signal: AbortSignal | undefined): Promise<void> {
+  const f = await AtomicFile.create(path, { signal });
+  await f.abort();
 }

@@ -1,33 +1,25 @@
 /**
- * The fetching side on the wire: dial, verify the server, send `GET`, and hand back the
- * response head with a body stream that ends only once the trailer has verified and the server
- * has closed. What the bytes become (a file, standard output, plaintext) is the caller's
- * business: nothing here touches the file system. Parsing is ResponseParser's.
+ * The line protocol on the fetching side: over a dialled socket (dial.ts), send `GET` and hand
+ * back the response head with a body stream that ends only once the trailer has verified and
+ * the server has closed (v1: one request per connection). What the bytes become (a file,
+ * standard output, plaintext) is the caller's business: nothing here touches the file system.
+ * Parsing is ResponseParser's, the completeness verdict DownloadCheck's.
  */
 import { Readable } from 'node:stream';
-import { connect, type TLSSocket } from 'node:tls';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { WireError, encodeRequest, type Mode, type Trailer } from '../protocol.js';
-import { formatHostPort } from './address.js';
-import { explainClientError, rejectedOurCertificate, type DialContext } from './explain.js';
+import type { Dialed } from './dial.js';
+import { explainClientError, rejectedOurCertificate } from './explain.js';
 import { ResponseParser } from './response.js';
-import { clientTlsOptions, type TlsPem } from './tls.js';
 
-/** What to fetch from where, and how long to wait. */
+/** What to fetch, and how long to wait. */
 export interface RequestOptions {
-  host: string;
-  port: number;
-  pem: TlsPem;
   /** A name that passed `checkName`; sent as is. */
   name: string;
-  /** TCP connect plus handshake, in ms (default 30 000). */
-  connectTimeoutMs?: number;
   /** No byte from the server for this long, in ms, fails the transfer (default 60 000). */
   idleTimeoutMs?: number;
-  /** Called once the handshake is done, before the request goes out. */
-  onSecure?: (info: { protocol: string; cipher: string }) => void;
   /** Aborts the request (e.g. on SIGINT) with the error `interrupted`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** An `OK` response: its head, and its body as it arrives. */
@@ -61,38 +53,30 @@ export class ResponseBody extends Readable {
 }
 
 /**
- * Sends `GET <name>` and resolves with the response once its header has arrived. Rejects with
- * a WireError when the server refused (exit class `refused`), and with the handshake or
- * connection errors of explain.ts otherwise.
+ * Sends `GET <name>` on `dialed.socket` and resolves with the response once its header has
+ * arrived. Rejects with a WireError when the server refused (exit class `refused`), with
+ * `tls-client-rejected` when the server hung up before answering, and with `truncated`,
+ * `timeout`, `protocol` or `interrupted` otherwise. The socket is the request's: it is
+ * destroyed on any failure.
  */
-export function request(opts: RequestOptions): Promise<Response> {
+export function lineRequest(dialed: Dialed, opts: RequestOptions): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
-    const ctx: DialContext = { host: opts.host, port: opts.port, handshakeDone: false };
-    const where = formatHostPort(opts.host, opts.port);
-    const socket: TLSSocket = connect(clientTlsOptions(opts.pem, opts.host, opts.port));
+    const { socket, ctx } = dialed;
     const parser = new ResponseParser();
-    const session = { protocol: '?', cipher: '?' };
     let body: ResponseBody | undefined;
     let settled = false;
 
     const fail = (e: unknown): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(connectTimer);
       socket.destroy();
-      const err = e instanceof SecureStreamError ? e : explainClientError(e as Error, ctx);
+      const err =
+        e instanceof SecureStreamError
+          ? e
+          : new SecureStreamError('truncated', (e as Error).message, undefined, { cause: e });
       if (body) body.destroy(err);
       else reject(err);
     };
-    const connectMs = opts.connectTimeoutMs ?? 30_000;
-    const connectTimer = setTimeout(() => {
-      fail(
-        new SecureStreamError(
-          'connect-failed',
-          `no TLS session with ${where} within ${connectMs} ms`,
-        ),
-      );
-    }, connectMs);
     const idleMs = opts.idleTimeoutMs ?? 60_000;
     socket.setTimeout(idleMs, () => {
       fail(new SecureStreamError('timeout', `the server sent nothing for ${idleMs} ms`));
@@ -104,23 +88,6 @@ export function request(opts: RequestOptions): Promise<Response> {
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('close', () => opts.signal?.removeEventListener('abort', onAbort));
-    socket.once('keylog', () => {
-      ctx.keysDerived = true;
-    });
-    // node checks the server's chain right after its internal 'secure' event and destroys the
-    // socket on failure; a listener placed first still sees the certificate, so an error can
-    // say when it expired or who issued it.
-    socket.prependOnceListener('secure', () => {
-      ctx.peer = socket.getPeerCertificate();
-    });
-    socket.once('secureConnect', () => {
-      clearTimeout(connectTimer);
-      ctx.handshakeDone = true;
-      session.protocol = socket.getProtocol() ?? '?';
-      session.cipher = socket.getCipher().name;
-      opts.onSecure?.(session);
-      socket.write(encodeRequest(opts.name));
-    });
     socket.on('error', (e: Error) => {
       // Once the server has started answering, it accepted our certificate: a reset now is a
       // broken transfer, not a handshake problem.
@@ -134,7 +101,7 @@ export function request(opts: RequestOptions): Promise<Response> {
         );
         return;
       }
-      fail(e);
+      fail(explainClientError(e, ctx));
     });
 
     socket.on('data', (chunk: Buffer) => {
@@ -147,7 +114,13 @@ export function request(opts: RequestOptions): Promise<Response> {
               body.once('close', () => {
                 if (!body?.readableEnded) fail(body?.errored ?? interrupted());
               });
-              resolve({ length: ev.length, mode: ev.mode, ...session, body });
+              resolve({
+                length: ev.length,
+                mode: ev.mode,
+                protocol: dialed.protocol,
+                cipher: dialed.cipher,
+                body,
+              });
               break;
             case 'refusal':
               fail(refused(opts.name, ev.code, ev.message));
@@ -178,7 +151,6 @@ export function request(opts: RequestOptions): Promise<Response> {
         return;
       }
       settled = true;
-      clearTimeout(connectTimer);
       body?.push(null);
     });
     socket.once('close', () => {
@@ -191,6 +163,7 @@ export function request(opts: RequestOptions): Promise<Response> {
         );
       }
     });
+    socket.write(encodeRequest(opts.name));
   });
 }
 
@@ -198,13 +171,17 @@ function interrupted(): SecureStreamError {
   return new SecureStreamError('interrupted', 'the response body was abandoned');
 }
 
-/** The refusal as the user sees it: the name asked for, the code as sent, a hint if known. */
-function refused(name: string, code: string, message: string): WireError {
+/**
+ * A refusal as the user sees it, whatever the wire (an `ERR` line, an HTTP error status): the
+ * name asked for, the code as sent, a hint if known. Exit class `refused`.
+ */
+export function refused(name: string, code: string, message: string): WireError {
   const hints: Record<string, string> = {
     'not-found': "check the name; it is relative to the server's root",
     forbidden:
       'the name is outside the served root, not a regular file, or not allowed for this certificate',
     busy: 'the server is at its connection limit; try again shortly',
+    'file-changed': 'the file changed while the server read it; try again',
     'unsupported-key': 'use a client certificate with an RSA (2048+) or EC P-256/P-384 key',
     'bad-request': 'the name is malformed (control characters, empty or too long)',
   };

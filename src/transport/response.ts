@@ -3,7 +3,6 @@
  * it knows nothing of sockets or files, so tests drive it whole, in slices and byte by byte.
  * Every cap on what the server sends is enforced here and nowhere else.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { SecureStreamError } from '../errors.js';
 import {
   MAX_RESPONSE_LINE,
@@ -13,6 +12,7 @@ import {
   type Mode,
   type Trailer,
 } from '../protocol.js';
+import { DownloadCheck } from './integrity.js';
 
 /** What a slice of a response completes, in wire order. */
 export type ResponseEvent =
@@ -42,18 +42,17 @@ type State = 'header' | 'body' | 'trailer' | 'done' | 'refused';
  * Parses one response: header line, exactly `length` body bytes, trailer line, nothing after.
  * `push` returns the events a chunk completes and throws a SecureStreamError (`protocol`,
  * `digest-mismatch`) at the first violation; `finish` says at end of stream whether the
- * response was complete (`truncated`, `protocol`). Bytes after an `ERR` line are not read:
- * the refusal is the answer. `reset` readies the parser for a next response on the same
+ * response was complete (`truncated`, `protocol`). Counting, hashing and the verdict are
+ * DownloadCheck's, shared with the HTTP path. Bytes after an `ERR` line are not read: the
+ * refusal is the answer. `reset` readies the parser for a next response on the same
  * connection.
  */
 export class ResponseParser {
   private state: State = 'header';
   private line: Buffer[] = [];
   private lineLength = 0;
-  private bodyLength = 0;
-  private bodyReceived = 0;
+  private check = new DownloadCheck(0);
   private mode: Mode = 'plain';
-  private hash: Hash = createHash('sha256');
   private seen = false;
 
   constructor(private readonly caps: ResponseCaps = DEFAULT_CAPS) {}
@@ -70,12 +69,12 @@ export class ResponseParser {
 
   /** Body bytes received so far. */
   get received(): number {
-    return this.bodyReceived;
+    return this.check.received;
   }
 
   /** The body length the header announced (0 before the header). */
   get length(): number {
-    return this.bodyLength;
+    return this.check.length;
   }
 
   /** Feeds the next bytes of the response. */
@@ -91,12 +90,11 @@ export class ResponseParser {
           });
           break;
         case 'body': {
-          const take = Math.min(this.bodyLength - this.bodyReceived, rest.length);
+          const take = Math.min(this.check.length - this.check.received, rest.length);
           const data = take === rest.length ? rest : rest.subarray(0, take);
-          this.hash.update(data);
-          this.bodyReceived += take;
+          this.check.add(data);
           events.push({ type: 'body', data });
-          if (this.bodyReceived === this.bodyLength) this.state = 'trailer';
+          if (this.check.full) this.state = 'trailer';
           rest = rest.subarray(take);
           break;
         }
@@ -118,6 +116,8 @@ export class ResponseParser {
   finish(): void {
     switch (this.state) {
       case 'done':
+        this.check.end();
+        return;
       case 'refused':
         return;
       case 'header':
@@ -128,9 +128,8 @@ export class ResponseParser {
         );
       case 'body':
       case 'trailer':
-        throw new SecureStreamError(
-          'truncated',
-          `the connection closed after ${this.bodyReceived} of ${this.bodyLength} bytes${this.state === 'trailer' ? ' (no trailer)' : ''}`,
+        throw this.check.truncated(
+          `the connection closed${this.state === 'trailer' ? ' (no trailer)' : ''}`,
           'the server stopped or the file changed while it was sent; try again',
         );
     }
@@ -141,10 +140,8 @@ export class ResponseParser {
     this.state = 'header';
     this.line = [];
     this.lineLength = 0;
-    this.bodyLength = 0;
-    this.bodyReceived = 0;
+    this.check = new DownloadCheck(0);
     this.mode = 'plain';
-    this.hash = createHash('sha256');
     this.seen = false;
   }
 
@@ -173,7 +170,7 @@ export class ResponseParser {
       events.push({ type: 'refusal', code: h.code, message: h.message });
       return;
     }
-    this.bodyLength = h.length;
+    this.check = new DownloadCheck(h.length);
     this.mode = h.mode;
     this.state = h.length === 0 ? 'trailer' : 'body';
     events.push({ type: 'head', length: h.length, mode: h.mode });
@@ -181,13 +178,7 @@ export class ResponseParser {
 
   private onTrailer(line: Buffer): Trailer {
     const trailer = parseTrailer(line, this.mode);
-    const bodySha256 = this.hash.digest('hex');
-    if (bodySha256 !== trailer.bodySha256) {
-      throw new SecureStreamError(
-        'digest-mismatch',
-        `the received bytes have SHA-256 ${bodySha256}, the server's trailer says ${trailer.bodySha256}`,
-      );
-    }
+    this.check.expect(trailer.bodySha256, "the server's trailer");
     this.state = 'done';
     return trailer;
   }

@@ -1,0 +1,468 @@
+/**
+ * One file over HTTP/1.1 (docs/PROTOCOL.md "HTTP" and "Resuming"), with verified resume:
+ * after a failure, or from a partial kept by an earlier run, the rest is asked for with
+ * `Range: bytes=N-` and `If-Range: <ETag>`. A 206 means the server still has the version the
+ * held bytes belong to, and the rest is appended; a 200 means the file changed, and the
+ * download starts over from byte 0. Either way the file is committed only when the SHA-256 of
+ * all its bytes (the held ones re-read from disk when they come from an earlier run) equals
+ * the server's Repr-Digest; a resumed file that does not match starts over once. Encrypted
+ * responses are made with fresh keys each time and cannot be resumed: a retry starts over.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { renameSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { AtomicFile } from '../atomic.js';
+import { SecureStreamError, errnoCode } from '../errors.js';
+import { FileSink } from '../filesink.js';
+import type { Mode } from '../protocol.js';
+import { retry } from '../retry.js';
+import type { HttpConnection, HttpResponse } from '../transport/httpclient.js';
+import { DownloadCheck, type HeldPrefix } from '../transport/integrity.js';
+import {
+  MAX_REFUSAL_BODY,
+  PLAINTEXT_DIGEST_FIELD,
+  contentLength,
+  contentRange,
+  field,
+  modeOf,
+  refusalOf,
+  sha256OfDigestField,
+  strongEtag,
+} from './httpfields.js';
+import type { FetchJob, FetchResult, FetchSettings } from './job.js';
+import {
+  findPartial,
+  partialPaths,
+  removePartial,
+  removeRecord,
+  writeRecord,
+  writeRecordSync,
+  type PartialPaths,
+} from './partial.js';
+import { checkPlaintext, finalPath, storeBody, stdoutClosed } from './store.js';
+
+/** Fetches `job` on `conn`, resuming or retrying as `s` allows. */
+export function fetchOverHttp(
+  conn: HttpConnection,
+  job: FetchJob,
+  s: FetchSettings,
+): Promise<FetchResult> {
+  return new HttpTransfer(conn, job, s).run();
+}
+
+/** The request-target of a name: each segment percent-encoded (RFC 3986 §3.3). */
+export function targetOf(name: string): string {
+  return `/${name.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+const fresh = (): HeldPrefix => ({ bytes: 0, hash: createHash('sha256') });
+
+class HttpTransfer {
+  private file: AtomicFile | undefined;
+  private readonly paths: PartialPaths | undefined;
+  /** The bytes of the current version held (on disk or already on stdout), hashed. */
+  private held: HeldPrefix = fresh();
+  /** Bytes of a partial kept by an earlier run, not hashed yet (and the hash once asked). */
+  private fromDisk: { bytes: number; hash?: Promise<Hash> } | undefined;
+  /** The version the held bytes belong to: its entity tag and length. */
+  private etag: string | undefined;
+  private length: number | undefined;
+  private mode: Mode = 'plain';
+  /** Bytes of the file known to be written (for a kept partial's record). */
+  private onDisk = 0;
+  private sink: FileSink | undefined;
+  private received = 0;
+  private resumedAt: number | undefined;
+  private startedOver = false;
+  private wroteStdout = false;
+
+  constructor(
+    private readonly conn: HttpConnection,
+    private readonly job: FetchJob,
+    private readonly s: FetchSettings,
+  ) {
+    this.paths =
+      job.output.kind === 'file' && s.keepPartial ? partialPaths(job.output.path) : undefined;
+  }
+
+  async run(): Promise<FetchResult> {
+    await this.open();
+    const policy = this.s.retry && {
+      ...this.s.retry,
+      retryable: (e: unknown) => this.canRetry() && (this.s.retry?.retryable(e) ?? false),
+    };
+    try {
+      return await retry(() => this.attempt(), policy, {
+        signal: this.s.signal,
+        onRetry: (e, ms) => {
+          const how = this.resumable()
+            ? `resuming at byte ${this.held.bytes} in ${ms} ms`
+            : `starting over in ${ms} ms`;
+          this.s.note(`"${this.job.name}": ${(e as Error).message}; ${how}`);
+        },
+      });
+    } catch (e) {
+      await this.giveUp();
+      throw e;
+    }
+  }
+
+  /** The output file: a kept partial adopted (--continue), or a new temporary file. */
+  private async open(): Promise<void> {
+    const { output } = this.job;
+    if (output.kind !== 'file') return;
+    const opts = { signal: this.s.signal, syncFolder: this.s.syncFolder };
+    if (this.s.resume) {
+      const found = await findPartial(output.path, this.job.name);
+      if (found.kind === 'usable') {
+        const { record, paths } = found;
+        this.file = await AtomicFile.adopt(output.path, paths.data, opts);
+        // Writes in flight when the partial was kept may have landed after its record.
+        await this.file.handle.truncate(record.bytes);
+        await removeRecord(paths);
+        this.etag = record.etag;
+        this.length = record.length;
+        this.fromDisk = { bytes: record.bytes };
+        this.onDisk = record.bytes;
+      } else if (found.kind === 'unusable') {
+        this.s.note(
+          `"${this.job.name}": not resuming from ${found.paths.data}: ${found.reason}; starting over`,
+        );
+        await removePartial(found.paths);
+      }
+    }
+    this.file ??= await AtomicFile.create(output.path, opts);
+    if (this.paths) {
+      const paths = this.paths;
+      this.file.keepOnAbort((f) => {
+        this.keepNow(f, paths);
+      });
+    }
+  }
+
+  /** One request: the whole file, or the rest of the version held. */
+  private async attempt(): Promise<FetchResult> {
+    const start = this.resumeOffset();
+    const headers: Record<string, string> = {};
+    if (start > 0 && this.etag) {
+      headers['range'] = `bytes=${start}-`;
+      headers['if-range'] = this.etag;
+      // The held bytes of an earlier run are hashed from disk while the request goes out.
+      if (this.fromDisk && this.file && !this.fromDisk.hash) {
+        this.fromDisk.hash = hashPrefix(this.file.handle, start);
+        this.fromDisk.hash.catch(() => undefined); // awaited later, or dropped on a 200
+      }
+    }
+    const res = await this.conn.get(targetOf(this.job.name), headers, this.s.signal);
+    let at = 0;
+    if (res.status === 206 && start > 0) {
+      at = await this.resumeWith(res, start);
+    } else if (res.status === 200) {
+      if (start > 0) {
+        this.s.note(
+          `"${this.job.name}": the file changed on the server since the first ${start} bytes were stored; starting over`,
+        );
+      }
+      await this.startOver();
+    } else {
+      throw refusalOf(this.job.name, res.status, await readCapped(res.body));
+    }
+    this.mode = modeOf(res.headers);
+    try {
+      return this.mode === 'plain' ? await this.plain(res, at) : await this.encrypted(res);
+    } catch (e) {
+      if (isSecureStreamErrorCode(e, 'digest-mismatch') && at > 0 && !this.startedOver) {
+        // The held bytes are not the server's: changed or damaged here. Never splice.
+        this.s.note(
+          `"${this.job.name}": the ${at} bytes held did not match the server's file; starting over`,
+        );
+        this.startedOver = true;
+        await this.startOver();
+        this.etag = undefined;
+        return this.attempt();
+      }
+      throw e;
+    }
+  }
+
+  /** Where the next request starts: after the bytes held, or 0. */
+  private resumeOffset(): number {
+    if (!this.etag || this.length === undefined) return 0;
+    // A kept partial that is already whole still asks for its last byte: the server's 206
+    // confirms the version, and the digest checks the whole.
+    if (this.fromDisk) return Math.min(this.fromDisk.bytes, Math.max(this.length - 1, 0));
+    return this.held.bytes;
+  }
+
+  /** A 206 for the range asked: checks it and takes the held bytes as the prefix. */
+  private async resumeWith(res: HttpResponse, start: number): Promise<number> {
+    const range = contentRange(res.headers);
+    if (range.start !== start || range.end !== range.size - 1 || range.size !== this.length) {
+      throw new SecureStreamError(
+        'protocol',
+        `the server sent bytes ${range.start}-${range.end}/${range.size} for "${this.job.name}", asked for ${start}- of ${this.length}`,
+      );
+    }
+    if (this.fromDisk?.hash) {
+      this.held = { bytes: start, hash: await this.fromDisk.hash };
+      this.onDisk = start;
+      this.fromDisk = undefined;
+    }
+    this.resumedAt ??= start;
+    return start;
+  }
+
+  /** Forgets the bytes held: the file is emptied (stdout cannot be). */
+  private async startOver(): Promise<void> {
+    if (this.file) await this.file.handle.truncate(0);
+    else if (this.wroteStdout) {
+      throw new SecureStreamError(
+        'digest-mismatch',
+        `"${this.job.name}" changed on the server after ${this.held.bytes} bytes went to standard output`,
+      );
+    }
+    this.held = fresh();
+    this.fromDisk = undefined;
+    this.onDisk = 0;
+    this.resumedAt = undefined;
+  }
+
+  private async plain(res: HttpResponse, at: number): Promise<FetchResult> {
+    const sha = sha256OfDigestField(field(res.headers, 'repr-digest'));
+    if (!sha) {
+      res.body.destroy();
+      throw new SecureStreamError(
+        'protocol',
+        `the server sent no Repr-Digest for "${this.job.name}"`,
+        'a securestream server always sends one; is this another HTTP server?',
+      );
+    }
+    const rest = contentLength(res.headers);
+    if (at === 0) {
+      this.etag = strongEtag(res.headers);
+      this.length = rest;
+    }
+    const check = new DownloadCheck(this.length, this.held);
+    check.expect(sha, "the server's Repr-Digest");
+    if (rest !== undefined) this.s.announce(rest);
+    const sink = this.sinkAt(at);
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        check.add(chunk);
+        this.received += chunk.length;
+        this.wroteStdout ||= !this.file;
+        this.s.progress(chunk.length);
+        if (!sink.write(chunk)) await drained(sink);
+      }
+      await this.settle(sink);
+    } catch (e) {
+      await this.settle(sink).catch(() => undefined);
+      throw this.bodyError(e, check);
+    } finally {
+      // Every byte hashed was handed to the sink, and the sink has written what it took.
+      this.held = { bytes: check.received, hash: this.held.hash };
+    }
+    const sha256 = check.end();
+    return this.commit(res, sha256, check.length, false);
+  }
+
+  private async encrypted(res: HttpResponse): Promise<FetchResult> {
+    // Fresh keys in every response: nothing of it can be resumed.
+    this.etag = undefined;
+    this.length = contentLength(res.headers);
+    const check = new DownloadCheck(this.length);
+    if (this.length !== undefined) this.s.announce(this.length);
+    res.body.on('data', (b: Buffer) => {
+      try {
+        check.add(b);
+      } catch (e) {
+        res.body.destroy(e as Error);
+      }
+      this.received += b.length;
+      this.wroteStdout ||= !this.file;
+      this.s.progress(b.length);
+    });
+    const sink = this.sinkAt(0);
+    let stored;
+    try {
+      stored = await storeBody(res.body, 'sstream-v1', this.s.privateKey, this.s.decrypt, sink);
+    } catch (e) {
+      throw this.bodyError(e, check);
+    }
+    const bodySha = sha256OfDigestField(res.trailers['repr-digest']);
+    if (bodySha) check.expect(bodySha, "the server's Repr-Digest trailer");
+    let sha256 = check.end();
+    if (stored.decrypts) {
+      sha256 = stored.plaintextSha256 ?? '';
+      checkPlaintext(sha256, sha256OfDigestField(field(res.headers, PLAINTEXT_DIGEST_FIELD)));
+    }
+    return this.commit(res, sha256, check.length, stored.decrypts);
+  }
+
+  private async commit(
+    res: HttpResponse,
+    sha256: string,
+    size: number,
+    decrypts: boolean,
+  ): Promise<FetchResult> {
+    let path = '-';
+    const { output } = this.job;
+    if (this.file && output.kind === 'file') {
+      path = finalPath(output, this.mode, decrypts);
+      await this.file.commit(path);
+      if (this.paths) await removePartial(this.paths);
+    }
+    return {
+      name: this.job.name,
+      path,
+      mode: this.mode,
+      size,
+      received: this.received,
+      sha256,
+      decrypted: decrypts,
+      protocol: res.protocol,
+      cipher: res.cipher,
+      ...(this.resumedAt === undefined ? {} : { resumedAt: this.resumedAt }),
+    };
+  }
+
+  private sinkAt(position: number): Writable {
+    if (!this.file) return process.stdout;
+    this.sink = new FileSink(this.file.handle, this.file.path, { position });
+    return this.sink;
+  }
+
+  /** Waits until the file sink has written all it took (stdout needs no waiting). */
+  private async settle(sink: Writable): Promise<void> {
+    if (sink !== this.sink) return;
+    sink.end();
+    try {
+      await finished(sink);
+    } finally {
+      this.onDisk = this.sink.position;
+    }
+  }
+
+  private bodyError(e: unknown, check: DownloadCheck): SecureStreamError {
+    if (e instanceof SecureStreamError) return e;
+    if (this.s.signal?.aborted) return this.conn.explain(e, this.s.signal);
+    const code = errnoCode(e);
+    if (code === 'UND_ERR_BODY_TIMEOUT') return this.conn.explain(e);
+    if (code === 'EPIPE' && !this.file) return stdoutClosed(e);
+    return check.truncated('the connection closed');
+  }
+
+  /** Whether another attempt could do any good (stdout cannot take back what went out). */
+  private canRetry(): boolean {
+    return !(this.wroteStdout && !this.resumable());
+  }
+
+  private resumable(): boolean {
+    return this.mode === 'plain' && this.etag !== undefined && this.held.bytes > 0;
+  }
+
+  /** After the last failure: keep the partial when asked and worth it, else remove it. */
+  private async giveUp(): Promise<void> {
+    if (!this.file || this.s.signal?.aborted) return;
+    const bytes = this.onDisk;
+    if (
+      this.paths &&
+      this.etag &&
+      this.length !== undefined &&
+      bytes > 0 &&
+      this.mode === 'plain'
+    ) {
+      try {
+        await this.file.keep(this.paths.data);
+        await writeRecord(this.paths, this.record(bytes));
+        this.s.note(
+          `"${this.job.name}": kept ${bytes} of ${this.length} bytes in ${this.paths.data}; run again with --continue to resume`,
+        );
+        return;
+      } catch {
+        await removePartial(this.paths);
+      }
+    }
+    if (this.paths && this.mode === 'sstream-v1') {
+      this.s.note(
+        `"${this.job.name}": an encrypted response cannot be resumed (fresh keys each time); nothing kept`,
+      );
+    }
+    await this.file.abort();
+  }
+
+  /** The signal path (SIGINT…): rename and describe the partial synchronously, or throw. */
+  private keepNow(f: AtomicFile, paths: PartialPaths): void {
+    const bytes = this.sink?.position ?? this.onDisk;
+    if (!this.etag || this.length === undefined || bytes === 0 || this.mode !== 'plain') {
+      throw new Error('nothing worth keeping');
+    }
+    if (f.tempPath !== paths.data) renameSync(f.tempPath, paths.data);
+    writeRecordSync(paths, this.record(bytes));
+    this.s.note(`"${this.job.name}": kept ${bytes} bytes in ${paths.data} for --continue`);
+  }
+
+  private record(bytes: number) {
+    return {
+      format: 'securestream-partial/1' as const,
+      name: this.job.name,
+      output: (this.job.output.kind === 'file' ? this.job.output.path : '').split('/').pop() ?? '',
+      etag: this.etag ?? '',
+      length: this.length ?? 0,
+      bytes,
+    };
+  }
+}
+
+/** SHA-256 over the first `n` bytes of the file, read from disk. */
+async function hashPrefix(handle: FileHandle, n: number): Promise<Hash> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1024 * 1024);
+  for (let pos = 0; pos < n;) {
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, n - pos), pos);
+    if (bytesRead === 0) {
+      throw new SecureStreamError('output-failed', `the partial file ended before byte ${n}`);
+    }
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return hash;
+}
+
+/** A refusal's body, as text, up to MAX_REFUSAL_BODY bytes. */
+async function readCapped(body: Readable): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const b of body as AsyncIterable<Buffer>) {
+    if (n < MAX_REFUSAL_BODY) parts.push(b.subarray(0, MAX_REFUSAL_BODY - n));
+    n += b.length;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function drained(w: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: Error): void => {
+      w.off('drain', onDrain);
+      w.off('error', done);
+      w.off('close', onClose);
+      if (e) reject(e);
+      else resolve();
+    };
+    const onDrain = (): void => {
+      done();
+    };
+    const onClose = (): void => {
+      done(w.errored ?? new Error('closed'));
+    };
+    w.on('drain', onDrain);
+    w.on('error', done);
+    w.on('close', onClose);
+  });
+}
+
+function isSecureStreamErrorCode(e: unknown, code: string): boolean {
+  return e instanceof SecureStreamError && e.code === code;
+}

@@ -1,0 +1,87 @@
+/**
+ * One file over the line protocol (docs/PROTOCOL.md §2): one connection, `GET`, the body, the
+ * trailer, the server's close. The line protocol has no ranges, so a retry starts over and a
+ * partial download is never kept.
+ */
+import { AtomicFile } from '../atomic.js';
+import { SecureStreamError } from '../errors.js';
+import { FileSink } from '../filesink.js';
+import { retry } from '../retry.js';
+import { lineRequest } from '../transport/client.js';
+import type { Dialed } from '../transport/dial.js';
+import type { FetchJob, FetchResult, FetchSettings } from './job.js';
+import { checkPlaintext, finalPath, storeBody } from './store.js';
+
+/** Fetches `job` over connections from `connect`, retrying as `s.retry` allows. */
+export async function fetchOverLine(
+  connect: () => Promise<Dialed>,
+  job: FetchJob,
+  s: FetchSettings,
+): Promise<FetchResult> {
+  if (s.keepPartial && job.output.kind === 'file') {
+    s.note(`"${job.name}": the line protocol cannot resume, so no partial download is kept`);
+  }
+  // Bytes on standard output cannot be taken back: once some went out, a failure is final.
+  const state = { wrote: false };
+  const policy = s.retry && {
+    ...s.retry,
+    retryable: (e: unknown) => !state.wrote && (s.retry?.retryable(e) ?? false),
+  };
+  return retry(() => once(connect, job, s, state), policy, {
+    signal: s.signal,
+    onRetry: (e, ms) => {
+      s.note(`"${job.name}": ${(e as Error).message}; starting over in ${ms} ms`);
+    },
+  });
+}
+
+async function once(
+  connect: () => Promise<Dialed>,
+  job: FetchJob,
+  s: FetchSettings,
+  state: { wrote: boolean },
+): Promise<FetchResult> {
+  const { output } = job;
+  // Created before dialling: an output folder that is missing or read-only fails at once.
+  const file =
+    output.kind === 'file'
+      ? await AtomicFile.create(output.path, { signal: s.signal, syncFolder: s.syncFolder })
+      : undefined;
+  try {
+    const dialed = await connect();
+    const res = await lineRequest(dialed, { name: job.name, signal: s.signal });
+    s.announce(res.length);
+    res.body.on('data', (b: Buffer) => {
+      state.wrote ||= output.kind === 'stdout';
+      s.progress(b.length);
+    });
+    const sink = file ? new FileSink(file.handle, file.path) : process.stdout;
+    const stored = await storeBody(res.body, res.mode, s.privateKey, s.decrypt, sink);
+    const trailer = res.body.trailer;
+    if (!trailer) throw new SecureStreamError('protocol', 'the response ended without a trailer');
+    let sha256 = trailer.bodySha256;
+    if (stored.decrypts) {
+      sha256 = stored.plaintextSha256 ?? '';
+      checkPlaintext(sha256, trailer.plaintextSha256);
+    }
+    let path = '-';
+    if (file && output.kind === 'file') {
+      path = finalPath(output, res.mode, stored.decrypts);
+      await file.commit(path);
+    }
+    return {
+      name: job.name,
+      path,
+      mode: res.mode,
+      size: res.length,
+      received: res.length,
+      sha256,
+      decrypted: stored.decrypts,
+      protocol: res.protocol,
+      cipher: res.cipher,
+    };
+  } catch (e) {
+    await file?.abort();
+    throw e;
+  }
+}
