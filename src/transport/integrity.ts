@@ -96,12 +96,15 @@ export class DownloadCheck {
     return this.compare();
   }
 
-  /** The error for a response that broke off now, naming how far it got. */
-  truncated(what: string, hint?: string): SecureStreamError {
+  /**
+   * The error for a response that broke off now, naming how far it got: `<what> after N of M
+   * bytes<tail>`.
+   */
+  truncated(what: string, hint?: string, tail = ''): SecureStreamError {
     const of = this.announced === undefined ? '' : ` of ${this.announced}`;
     return new SecureStreamError(
       'truncated',
-      `${what} after ${this.seen}${of} bytes`,
+      `${what} after ${this.seen}${of} bytes${tail}`,
       hint ?? 'the server stopped or the network failed; try again',
     );
   }

@@ -129,8 +129,9 @@ export class ResponseParser {
       case 'body':
       case 'trailer':
         throw this.check.truncated(
-          `the connection closed${this.state === 'trailer' ? ' (no trailer)' : ''}`,
+          'the connection closed',
           'the server stopped or the file changed while it was sent; try again',
+          this.state === 'trailer' ? ' (no trailer)' : '',
         );
     }
   }
