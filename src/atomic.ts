@@ -72,10 +72,7 @@ export class AtomicFile {
    */
   static async create(path: string, opts: AtomicFileOptions = {}): Promise<AtomicFile> {
     opts.signal?.throwIfAborted();
-    if (Buffer.byteLength(basename(path)) > NAME_MAX) {
-      // Said before any work (a download, a decryption) that the rename would then refuse.
-      throw outputError(Object.assign(new Error('name too long'), { code: 'ENAMETOOLONG' }), path);
-    }
+    checkNameFits(path);
     const tempPath = join(dirname(path), tempName(basename(path)));
     let handle: FileHandle;
     try {
@@ -197,6 +194,16 @@ export class AtomicFile {
       // already gone
     }
     void this.handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Throws `output-name-too-long` when the last component of `path` is over NAME_MAX bytes:
+ * said before any work (a download, a decryption) that the final rename would then refuse.
+ */
+export function checkNameFits(path: string): void {
+  if (Buffer.byteLength(basename(path)) > NAME_MAX) {
+    throw outputError(Object.assign(new Error('name too long'), { code: 'ENAMETOOLONG' }), path);
   }
 }
 

@@ -205,19 +205,22 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
     const { batchExitCode } = await import('./fetch/batch.js');
     const report = await createReporter(!o.quiet && process.stderr.isTTY, note);
     const opts = getOptions(names, o);
-    const outcome = await runInterruptible((signal) =>
-      runGet({ ...opts, signal }, report, {
-        stored: (r) => {
-          // With `--out -` the bytes are on stdout: the digest line goes to stderr.
-          if (r.path === '-') process.stderr.write(`${sha256sumLine(r.sha256, '-')}\n`);
-          else out(sha256sumLine(r.sha256, r.path));
-        },
-        failed: (name, e) => {
-          const message = e instanceof Error ? e.message : String(e);
-          note(`error: ${message.includes(`"${name}"`) ? message : `"${name}": ${message}`}`);
-        },
-        stdin: () => readStdin(),
-      }),
+    const outcome = await runInterruptible(
+      (signal) =>
+        runGet({ ...opts, signal }, report, {
+          stored: (r) => {
+            // With `--out -` the bytes are on stdout: the digest line goes to stderr.
+            if (r.path === '-') process.stderr.write(`${sha256sumLine(r.sha256, '-')}\n`);
+            else out(sha256sumLine(r.sha256, r.path));
+          },
+          failed: (name, e) => {
+            const message = e instanceof Error ? e.message : String(e);
+            note(`error: ${message.includes(`"${name}"`) ? message : `"${name}": ${message}`}`);
+          },
+          stdin: () => readStdin(),
+        }),
+      undefined,
+      opts.keepPartial ? 'kept' : 'removed',
     );
     if (outcome.single) return;
     const failures = [...outcome.unresolved, ...outcome.failed];

@@ -158,15 +158,21 @@ export function isSecureStreamError(e: unknown): e is SecureStreamError {
 /** The signals that interrupt a command that writes files (src/interrupt.ts). */
 export type InterruptSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 
-/** A command stopped by a signal; its partial output has been removed. */
+/**
+ * A command stopped by a signal; its partial output has been removed, or kept for
+ * `get --continue` when the command was asked to keep it (`partial: 'kept'`).
+ */
 export class InterruptedError extends SecureStreamError {
   /** The process exit status: 128 + the signal's number, as shells report it (130, 143, 129). */
   readonly exitCode: number;
 
-  constructor(readonly signal: InterruptSignal) {
+  constructor(
+    readonly signal: InterruptSignal,
+    partial: 'removed' | 'kept' = 'removed',
+  ) {
     super(
       'interrupted',
-      `interrupted by ${signal} before the output was complete; the partial file was removed`,
+      `interrupted by ${signal} before the output was complete; ${partial === 'kept' ? 'partial downloads were kept for --continue' : 'the partial file was removed'}`,
     );
     this.exitCode = 128 + constants.signals[signal];
   }

@@ -29,6 +29,7 @@ export const SETTLE_MS = 2000;
 export async function runInterruptible<T>(
   work: (signal: AbortSignal) => Promise<T>,
   settleMs = SETTLE_MS,
+  partial: 'removed' | 'kept' = 'removed',
 ): Promise<T> {
   const ac = new AbortController();
   setMaxListeners(0, ac.signal); // one listener per staged file: `pki init` stages dozens
@@ -40,7 +41,7 @@ export async function runInterruptible<T>(
   const handlers = INTERRUPT_SIGNALS.map((sig) => {
     const handler = (): void => {
       remove();
-      const reason = new InterruptedError(sig);
+      const reason = new InterruptedError(sig, partial);
       ac.abort(reason);
       interrupted(reason);
     };

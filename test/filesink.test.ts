@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
@@ -51,6 +51,27 @@ describe('file sink', () => {
       await handle.close();
       assert.equal((err as { code?: string }).code, 'output-failed');
       assert.equal(sink.syncs, 0);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('from a position on: appends after what is there (a resumed download), positions tracked', async () => {
+    const dir = await tempDir();
+    try {
+      const path = join(dir.path, 'out');
+      const head = randomBytes(5000);
+      const tail = randomBytes(70_000);
+      await writeFile(path, Buffer.concat([head, Buffer.from('stale tail')]));
+      const handle = await open(path, 'r+');
+      await handle.truncate(head.length);
+      const sink = new FileSink(handle, path, { position: head.length, highWaterMark: 1024 });
+      for (let i = 0; i < tail.length; i += 7000) sink.write(tail.subarray(i, i + 7000));
+      sink.end();
+      await finished(sink);
+      await handle.close();
+      assert.equal(sink.position, head.length + tail.length);
+      assert.ok((await readFile(path)).equals(Buffer.concat([head, tail])));
     } finally {
       await dir.remove();
     }

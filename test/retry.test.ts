@@ -2,7 +2,15 @@ import { strict as assert } from 'node:assert';
 import { connect, createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import { InterruptedError, SecureStreamError } from '../src/errors.js';
-import { BACKOFF_MAX_MS, connectionRefused, retry, type RetryPolicy } from '../src/retry.js';
+import { WireError } from '../src/protocol.js';
+import {
+  BACKOFF_MAX_MS,
+  connectionRefused,
+  networkFailures,
+  retry,
+  transientFailure,
+  type RetryPolicy,
+} from '../src/retry.js';
 import { explainClientError } from '../src/transport/explain.js';
 
 /** A loopback port with nothing listening on it (bound, read, released). */
@@ -101,5 +109,42 @@ describe('retry', () => {
       { code: 'interrupted', exitCode: 130 },
     );
     assert.ok(Date.now() - started < 1000);
+  });
+
+  it('--retries N: transient failures only, at most N more attempts, waits doubling with jitter', async () => {
+    assert.equal(transientFailure(new SecureStreamError('truncated', 'x')), true);
+    assert.equal(transientFailure(new SecureStreamError('timeout', 'x')), true);
+    assert.equal(transientFailure(new WireError('busy', 'x')), true);
+    assert.equal(transientFailure(new WireError('file-changed', 'x', undefined, 'received')), true);
+    for (const code of [
+      'digest-mismatch',
+      'tls-client-rejected',
+      'disk-full',
+      'protocol',
+    ] as const) {
+      assert.equal(transientFailure(new SecureStreamError(code, 'x')), false, code);
+    }
+    assert.equal(transientFailure(new WireError('not-found', 'x')), false);
+    const waits: number[] = [];
+    let attempts = 0;
+    const policy = { ...networkFailures(3), startMs: 40, maxMs: 100 };
+    await assert.rejects(
+      retry(
+        () => {
+          attempts++;
+          return Promise.reject(new SecureStreamError('truncated', 'cut'));
+        },
+        policy,
+        { onRetry: (_e, ms) => waits.push(ms) },
+      ),
+      { code: 'truncated' },
+    );
+    assert.equal(attempts, 4);
+    assert.equal(waits.length, 3);
+    // Each wait is drawn from [w/2, w] for w = 40, 80, 100 (capped).
+    [40, 80, 100].forEach((w, i) => {
+      const got = waits[i] ?? -1;
+      assert.ok(got >= w / 2 && got <= w, `wait ${i}: ${got} ms for ${w}`);
+    });
   });
 });

@@ -6,8 +6,8 @@
  * `--out -`); several go into a folder, `-j` at a time.
  */
 import { stat } from 'node:fs/promises';
-import { posix } from 'node:path';
-import { AtomicFile } from '../atomic.js';
+import { dirname, join, posix } from 'node:path';
+import { AtomicFile, checkNameFits } from '../atomic.js';
 import type { GetOptions } from '../config.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import { runBatch, type BatchOutcome } from '../fetch/batch.js';
@@ -65,10 +65,13 @@ export async function runGet(
   let folder: string | undefined;
   if (single && first !== undefined) {
     output = await resolveOutput(first, opts.out);
-    if (output.kind === 'file') await probeWritable(output.path, opts.signal);
+    if (output.kind === 'file') {
+      checkNameFits(output.path);
+      await probeWritable(dirname(output.path), opts.signal);
+    }
   } else {
     folder = await outputFolder(opts.out);
-    await probeWritable(posix.join(folder, '.securestream-probe'), opts.signal);
+    await probeWritable(folder, opts.signal);
   }
   if (patterns.size > 0 && opts.protocol === '1') {
     throw new UsageError(
@@ -133,6 +136,7 @@ export async function runGet(
         resume: opts.resume,
         retry: opts.retries > 0 ? networkFailures(opts.retries) : undefined,
         syncFolder: single,
+        verbose: opts.verbose,
         signal: opts.signal,
         note: report.info,
         progress: report.progress,
@@ -201,10 +205,10 @@ async function outputFolder(out: string | undefined): Promise<string> {
 }
 
 /**
- * Creates and removes a temporary file beside `path`: a missing or read-only output folder
+ * Creates and removes a temporary file in `folder`: a missing or read-only output folder
  * fails here, before anything is dialled.
  */
-async function probeWritable(path: string, signal: AbortSignal | undefined): Promise<void> {
-  const f = await AtomicFile.create(path, { signal });
+async function probeWritable(folder: string, signal: AbortSignal | undefined): Promise<void> {
+  const f = await AtomicFile.create(join(folder, '.securestream-probe'), { signal });
   await f.abort();
 }

@@ -170,6 +170,12 @@ class HttpTransfer {
       throw refusalOf(this.job.name, res.status, await readCapped(res.body));
     }
     this.mode = modeOf(res.headers);
+    if (this.s.verbose) {
+      const n = field(res.headers, 'content-length') ?? '?';
+      this.s.note(
+        `receiving ${n} bytes, mode ${this.mode}${at > 0 ? `, from byte ${at} on (HTTP 206)` : ''}`,
+      );
+    }
     try {
       return this.mode === 'plain' ? await this.plain(res, at) : await this.encrypted(res);
     } catch (e) {

@@ -25,6 +25,8 @@ export interface FetchSettings {
   resume: boolean;
   /** `--retries N`; undefined retries nothing. */
   retry: RetryPolicy | undefined;
+  /** Say what each response announces (`--verbose`). */
+  verbose: boolean;
   /** False in a batch: folders are synced once at its end (FolderSyncs). */
   syncFolder: boolean;
   signal?: AbortSignal | undefined;

@@ -51,6 +51,7 @@ async function once(
     const dialed = await connect();
     const res = await lineRequest(dialed, { name: job.name, signal: s.signal });
     s.announce(res.length);
+    if (s.verbose) s.note(`receiving ${res.length} bytes, mode ${res.mode}`);
     res.body.on('data', (b: Buffer) => {
       state.wrote ||= output.kind === 'stdout';
       s.progress(b.length);

@@ -6,7 +6,7 @@
  * kept and reused for request after request.
  */
 import type { ProtocolChoice } from '../config.js';
-import { SecureStreamError } from '../errors.js';
+import { WireError } from '../protocol.js';
 import { connectionRefused, retry } from '../retry.js';
 import { formatHostPort } from '../transport/address.js';
 import { ALPN_HTTP11, ALPN_LINE, dial, type Dialed } from '../transport/dial.js';
@@ -37,7 +37,8 @@ export class Remote {
 
   /**
    * Dials the first connection and learns the wire from it. Rejects as dial() does; with
-   * `--protocol http`, also when the server does not speak HTTP/1.1.
+   * `--protocol http` (and for `ls`), with a `no-http` refusal when the server does not speak
+   * HTTP/1.1.
    */
   static async open(opts: RemoteOptions): Promise<Remote> {
     const r = new Remote(opts);
@@ -48,10 +49,11 @@ export class Remote {
     r.wire = r.first.alpn === ALPN_HTTP11 ? 'http' : 'line';
     if (opts.protocol === 'http' && r.wire !== 'http') {
       r.first.socket.destroy();
-      throw new SecureStreamError(
-        'protocol',
-        `the server at ${formatHostPort(opts.host, opts.port)} does not speak HTTP/1.1`,
-        'it speaks only the line protocol: leave out --protocol http',
+      throw new WireError(
+        'no-http',
+        `the server at ${formatHostPort(opts.host, opts.port)} does not speak HTTP/1.1 (only the line protocol, which has no listing)`,
+        'name files one by one with get, without --protocol http',
+        'received',
       );
     }
     return r;
@@ -64,12 +66,9 @@ export class Remote {
 
   /** A new connection with this command's ALPN offer. */
   dial(): Promise<Dialed> {
-    const alpn =
-      this.opts.protocol === '1'
-        ? [ALPN_LINE]
-        : this.opts.protocol === 'http'
-          ? [ALPN_HTTP11]
-          : [ALPN_HTTP11, ALPN_LINE];
+    // `http` offers the line protocol too, so that a server without HTTP answers and can be
+    // told apart from one that refuses the handshake.
+    const alpn = this.opts.protocol === '1' ? [ALPN_LINE] : [ALPN_HTTP11, ALPN_LINE];
     return dial({
       host: this.opts.host,
       port: this.opts.port,

@@ -31,7 +31,7 @@ describe('cli', () => {
       2,
       /^securestream: error: unknown option '--bogus'/m,
     ],
-    ['a missing argument', ['get'], 2, /^securestream: error: missing required argument 'name'/m],
+    ['a missing argument', ['get'], 2, /^securestream: error: nothing to get$/m],
     ['an unknown command', ['fetch'], 2, /^securestream: error: unknown command 'fetch'/m],
     [
       '--pki with --ca',

@@ -63,6 +63,6 @@ describe('single executable', { timeout: 300_000 }, () => {
   it('usage errors keep their exit code and house format', async () => {
     const r = await runInstalled(exe, ['get'], tmp.path);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^securestream: error: missing required argument 'name'/m);
+    assert.match(r.stderr, /^securestream: error: nothing to get$/m);
   });
 });
