@@ -77,6 +77,8 @@ class HttpTransfer {
   private resumedAt: number | undefined;
   private startedOver = false;
   private wroteStdout = false;
+  /** The file may hold bytes (from an earlier attempt or run): emptied before starting over. */
+  private written = false;
 
   constructor(
     private readonly conn: HttpConnection,
@@ -119,6 +121,7 @@ class HttpTransfer {
       if (found.kind === 'usable') {
         const { record, paths } = found;
         this.file = await AtomicFile.adopt(output.path, paths.data, opts);
+        this.written = true;
         // Writes in flight when the partial was kept may have landed after its record.
         await this.file.handle.truncate(record.bytes);
         await removeRecord(paths);
@@ -222,8 +225,9 @@ class HttpTransfer {
 
   /** Forgets the bytes held: the file is emptied (stdout cannot be). */
   private async startOver(): Promise<void> {
-    if (this.file) await this.file.handle.truncate(0);
-    else if (this.wroteStdout) {
+    if (this.file) {
+      if (this.written) await this.file.handle.truncate(0);
+    } else if (this.wroteStdout) {
       throw new SecureStreamError(
         'digest-mismatch',
         `"${this.job.name}" changed on the server after ${this.held.bytes} bytes went to standard output`,
@@ -232,6 +236,7 @@ class HttpTransfer {
     this.held = fresh();
     this.fromDisk = undefined;
     this.onDisk = 0;
+    this.written = false;
     this.resumedAt = undefined;
   }
 
@@ -297,7 +302,7 @@ class HttpTransfer {
     } catch (e) {
       throw this.bodyError(e, check);
     }
-    const bodySha = sha256OfDigestField(res.trailers['repr-digest']);
+    const bodySha = sha256OfDigestField(res.trailer('repr-digest'));
     if (bodySha) check.expect(bodySha, "the server's Repr-Digest trailer");
     let sha256 = check.end();
     if (stored.decrypts) {
@@ -336,6 +341,7 @@ class HttpTransfer {
 
   private sinkAt(position: number): Writable {
     if (!this.file) return process.stdout;
+    this.written = true;
     this.sink = new FileSink(this.file.handle, this.file.path, { position });
     return this.sink;
   }
@@ -352,11 +358,12 @@ class HttpTransfer {
   }
 
   private bodyError(e: unknown, check: DownloadCheck): SecureStreamError {
+    // Timeouts and interruptions come as our own errors; anything else cut the response short.
     if (e instanceof SecureStreamError) return e;
-    if (this.s.signal?.aborted) return this.conn.explain(e, this.s.signal);
-    const code = errnoCode(e);
-    if (code === 'UND_ERR_BODY_TIMEOUT') return this.conn.explain(e);
-    if (code === 'EPIPE' && !this.file) return stdoutClosed(e);
+    if (this.s.signal?.aborted) {
+      return new SecureStreamError('interrupted', 'interrupted before the transfer completed');
+    }
+    if (errnoCode(e) === 'EPIPE' && !this.file) return stdoutClosed(e);
     return check.truncated('the connection closed');
   }
 
