@@ -20,6 +20,7 @@ import { caseDownloads, downloadRows, mbps, type DownloadResult } from './cases/
 import { caseHandshakes, handshakeRows, perSecond } from './cases/handshakes.js';
 import { caseMemory, memoryGrowth, memoryRows } from './cases/memory.js';
 import { caseHttp, manyRows, prepareSmallFiles, rps } from './cases/http.js';
+import { caseMany, loadNote, manyRows as manyPartRows, wallRatio, LARGE, RESUME, SMALL } from './cases/many.js';
 
 const CASES = [
   'download',
@@ -29,6 +30,7 @@ const CASES = [
   'memory',
   'format',
   'http',
+  'many',
 ] as const;
 type CaseName = (typeof CASES)[number];
 
@@ -156,6 +158,7 @@ interface Results {
   memory?: Awaited<ReturnType<typeof caseMemory>>;
   format?: FormatBench;
   http?: Awaited<ReturnType<typeof caseHttp>>;
+  many?: Awaited<ReturnType<typeof caseMany>>;
 }
 
 /** One line per target: the ratio measured in this run against the target. */
@@ -252,8 +255,45 @@ function targets(r: Results): string[][] {
       ok(within(g.client)),
     ]);
   }
+  if (r.many) {
+    const { small, large, resume } = r.many;
+    const track = (part: typeof small, prefix: string) =>
+      part.tracks.find((t) => t.name.startsWith(prefix));
+    const get = (part: typeof small) => track(part, 'securestream');
+    const durable = (part: typeof small) => part.tracks.find((t) => t.name.includes('sync -f'));
+    const bare = (part: typeof small) => part.tracks.find((t) => t.name.includes('no sync'));
+    const ratioOf = (a: ManyT | undefined, b: ManyT | undefined) =>
+      a && b && !a.skip && !b.skip ? wallRatio(a, b) : undefined;
+    line(
+      '7a. 1,000 × 1 KiB: get time ÷ curl (+ sync -f) ≤ 1.5',
+      ratioOf(get(small), durable(small)),
+      (m) => m <= 1.5,
+    );
+    line(
+      '7a. (reference) get time ÷ curl without sync',
+      ratioOf(get(small), bare(small)),
+      (m) => m <= 1.5,
+    );
+    line(
+      '7b. 100 × 10 MiB: get MB/s ÷ curl --parallel (+ sync -f) ≥ 1.0',
+      ratioOf(durable(large), get(large)),
+      (m) => m >= 1,
+    );
+    line(
+      '7b. (reference) ÷ curl --parallel without sync',
+      ratioOf(bare(large), get(large)),
+      (m) => m >= 1,
+    );
+    line(
+      '7c. 1 GiB resumed at 50 %: time ÷ full get < 0.55',
+      ratioOf(track(resume, 'get --continue'), track(resume, 'get (full)')),
+      (m) => m < 0.55,
+    );
+  }
   return rows;
 }
+
+type ManyT = NonNullable<Results['many']>['small']['tracks'][number];
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -322,6 +362,7 @@ async function main(): Promise<void> {
   if (args.only.has('handshake')) results.handshake = await caseHandshakes(ctx);
   if (args.only.has('concurrent')) results.concurrent = await caseConcurrent(ctx);
   if (args.only.has('memory')) results.memory = await caseMemory(ctx);
+  if (args.only.has('many')) results.many = await caseMany(ctx);
   if (args.only.has('format')) {
     say(`format: sstream-v1 over ${sizeName(plan.formatBytes)}, ${plan.runs} rounds`);
     results.format = await benchFormat({ bytes: plan.formatBytes, runs: plan.runs });
@@ -399,6 +440,24 @@ async function main(): Promise<void> {
       table(manyRows(h.many)),
       ...h.many.flatMap((t) => t.errors.map((e) => `error: ${t.name} ${e}`)),
     );
+  }
+  if (results.many) {
+    const parts = [
+      [results.many.small, SMALL.count * SMALL.bytes],
+      [results.many.large, LARGE.count * LARGE.bytes],
+      [results.many.resume, RESUME.bytes],
+    ] as const;
+    sections.push('', '7. many files and resume (get --from LIST, get --continue)');
+    for (const [part, bytes] of parts) {
+      sections.push(
+        '',
+        part.title,
+        table(manyPartRows(part, bytes)),
+        `note: ${loadNote(part)}`,
+        ...part.notes.map((n) => `note: ${n}`),
+        ...part.tracks.flatMap((t) => t.errors.map((e) => `error: ${t.name} ${e}`)),
+      );
+    }
   }
   sections.push('', 'targets', table(targets(results)));
   const report = sections.join('\n');
