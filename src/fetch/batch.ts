@@ -17,7 +17,7 @@ import {
   type ExitClass,
 } from '../errors.js';
 import { fetchOverHttp } from './httpfile.js';
-import type { FetchJob, FetchResult, FetchSettings } from './job.js';
+import type { FetchJob, FetchResult, FetchSettings, Fetched } from './job.js';
 import { fetchOverLine } from './linefile.js';
 import type { Remote } from './remote.js';
 
@@ -41,40 +41,65 @@ export interface BatchOutcome {
   ms: number;
 }
 
+/**
+ * Files whose bytes are in but whose sync and rename are still running, at most: a transfer
+ * does not wait for the disk before its connection asks for the next file.
+ */
+export const MAX_PENDING_COMMITS = 64;
+
 export async function runBatch(o: BatchOptions): Promise<BatchOutcome> {
   const t0 = Date.now();
   const out: BatchOutcome = { stored: [], failed: [], received: 0, ms: 0 };
   const folders = new FolderSyncs();
+  const pending = new Set<Promise<void>>();
   let next = 0;
+  const failed = (job: FetchJob, e: unknown): void => {
+    if (o.settings.signal?.aborted) throw o.settings.signal.reason;
+    out.failed.push({ job, error: e });
+    o.onFailed(job, e);
+  };
   const worker = async (w: number): Promise<void> => {
     for (;;) {
       o.settings.signal?.throwIfAborted();
+      while (pending.size >= MAX_PENDING_COMMITS) await Promise.race(pending);
       const job = o.jobs[next++];
       if (!job) return;
+      let fetched: Fetched;
       try {
         if (job.output.kind === 'file') await folders.ensure(dirname(job.output.path));
-        const r =
+        fetched =
           o.remote.wire === 'http'
             ? await fetchOverHttp(o.remote.http(w), job, o.settings)
             : await fetchOverLine(() => o.remote.line(), job, o.settings);
-        if (r.path !== '-') folders.touched(dirname(r.path));
-        out.stored.push(r);
-        out.received += r.received;
-        o.onStored(r);
       } catch (e) {
-        if (o.settings.signal?.aborted) throw o.settings.signal.reason;
-        out.failed.push({ job, error: e });
-        o.onFailed(job, e);
+        failed(job, e);
+        continue;
       }
+      const { result: r } = fetched;
+      out.received += r.received;
+      const done = fetched.committed.then(
+        () => {
+          if (r.path !== '-') folders.touched(dirname(r.path));
+          out.stored.push(r);
+          o.onStored(r);
+        },
+        (e: unknown) => {
+          failed(job, e);
+        },
+      );
+      pending.add(done);
+      done.catch(() => undefined).finally(() => pending.delete(done));
     }
   };
   const n = Math.max(1, Math.min(o.parallel, o.jobs.length));
   try {
     await Promise.all(Array.from({ length: n }, (_, w) => worker(w)));
   } finally {
+    await Promise.allSettled(pending);
     await folders.syncAll();
     out.ms = Date.now() - t0;
   }
+  o.settings.signal?.throwIfAborted();
   return out;
 }
 

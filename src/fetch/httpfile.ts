@@ -31,7 +31,7 @@ import {
   sha256OfDigestField,
   strongEtag,
 } from './httpfields.js';
-import type { FetchJob, FetchResult, FetchSettings } from './job.js';
+import type { FetchJob, FetchSettings, Fetched } from './job.js';
 import {
   findPartial,
   partialPaths,
@@ -48,7 +48,7 @@ export function fetchOverHttp(
   conn: HttpConnection,
   job: FetchJob,
   s: FetchSettings,
-): Promise<FetchResult> {
+): Promise<Fetched> {
   return new HttpTransfer(conn, job, s).run();
 }
 
@@ -89,7 +89,7 @@ class HttpTransfer {
       job.output.kind === 'file' && s.keepPartial ? partialPaths(job.output.path) : undefined;
   }
 
-  async run(): Promise<FetchResult> {
+  async run(): Promise<Fetched> {
     await this.open();
     const policy = this.s.retry && {
       ...this.s.retry,
@@ -146,7 +146,7 @@ class HttpTransfer {
   }
 
   /** One request: the whole file, or the rest of the version held. */
-  private async attempt(): Promise<FetchResult> {
+  private async attempt(): Promise<Fetched> {
     const start = this.resumeOffset();
     const headers: Record<string, string> = {};
     if (start > 0 && this.etag) {
@@ -240,7 +240,7 @@ class HttpTransfer {
     this.resumedAt = undefined;
   }
 
-  private async plain(res: HttpResponse, at: number): Promise<FetchResult> {
+  private async plain(res: HttpResponse, at: number): Promise<Fetched> {
     const sha = sha256OfDigestField(field(res.headers, 'repr-digest'));
     if (!sha) {
       res.body.destroy();
@@ -279,7 +279,7 @@ class HttpTransfer {
     return this.commit(res, sha256, check.length, false);
   }
 
-  private async encrypted(res: HttpResponse): Promise<FetchResult> {
+  private async encrypted(res: HttpResponse): Promise<Fetched> {
     // Fresh keys in every response: nothing of it can be resumed.
     this.etag = undefined;
     this.length = contentLength(res.headers);
@@ -312,20 +312,17 @@ class HttpTransfer {
     return this.commit(res, sha256, check.length, stored.decrypts);
   }
 
-  private async commit(
-    res: HttpResponse,
-    sha256: string,
-    size: number,
-    decrypts: boolean,
-  ): Promise<FetchResult> {
+  /** Starts the commit (sync, rename) and hands back the result without waiting for it. */
+  private commit(res: HttpResponse, sha256: string, size: number, decrypts: boolean): Fetched {
     let path = '-';
+    let committed = Promise.resolve();
     const { output } = this.job;
-    if (this.file && output.kind === 'file') {
+    const { file, paths } = this;
+    if (file && output.kind === 'file') {
       path = finalPath(output, this.mode, decrypts);
-      await this.file.commit(path);
-      if (this.paths) await removePartial(this.paths);
+      committed = file.commit(path).then(() => (paths ? removePartial(paths) : undefined));
     }
-    return {
+    const result = {
       name: this.job.name,
       path,
       mode: this.mode,
@@ -337,6 +334,7 @@ class HttpTransfer {
       cipher: res.cipher,
       ...(this.resumedAt === undefined ? {} : { resumedAt: this.resumedAt }),
     };
+    return { result, committed };
   }
 
   private sinkAt(position: number): Writable {

@@ -56,3 +56,13 @@ export interface FetchResult {
   /** Where a resumed download picked up, in bytes. */
   resumedAt?: number;
 }
+
+/**
+ * A download whose bytes are all in and verified: `committed` settles once the file is synced
+ * and renamed into place (at once for standard output). A batch moves on to its next transfer
+ * meanwhile; the result is reported only after `committed`.
+ */
+export interface Fetched {
+  result: FetchResult;
+  committed: Promise<void>;
+}

@@ -9,7 +9,7 @@ import { FileSink } from '../filesink.js';
 import { retry } from '../retry.js';
 import { lineRequest } from '../transport/client.js';
 import type { Dialed } from '../transport/dial.js';
-import type { FetchJob, FetchResult, FetchSettings } from './job.js';
+import type { FetchJob, FetchSettings, Fetched } from './job.js';
 import { checkPlaintext, finalPath, storeBody } from './store.js';
 
 /** Fetches `job` over connections from `connect`, retrying as `s.retry` allows. */
@@ -17,7 +17,7 @@ export async function fetchOverLine(
   connect: () => Promise<Dialed>,
   job: FetchJob,
   s: FetchSettings,
-): Promise<FetchResult> {
+): Promise<Fetched> {
   if (s.keepPartial && job.output.kind === 'file') {
     s.note(`"${job.name}": the line protocol cannot resume, so no partial download is kept`);
   }
@@ -40,7 +40,7 @@ async function once(
   job: FetchJob,
   s: FetchSettings,
   state: { wrote: boolean },
-): Promise<FetchResult> {
+): Promise<Fetched> {
   const { output } = job;
   // Created before dialling: an output folder that is missing or read-only fails at once.
   const file =
@@ -66,11 +66,12 @@ async function once(
       checkPlaintext(sha256, trailer.plaintextSha256);
     }
     let path = '-';
+    let committed = Promise.resolve();
     if (file && output.kind === 'file') {
       path = finalPath(output, res.mode, stored.decrypts);
-      await file.commit(path);
+      committed = file.commit(path);
     }
-    return {
+    const result = {
       name: job.name,
       path,
       mode: res.mode,
@@ -81,6 +82,7 @@ async function once(
       protocol: res.protocol,
       cipher: res.cipher,
     };
+    return { result, committed };
   } catch (e) {
     await file?.abort();
     throw e;
