@@ -1,4 +1,13 @@
-import { readFileSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fsync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -195,6 +204,61 @@ export class AtomicFile {
     }
     void this.handle.close().catch(() => undefined);
   }
+}
+
+/**
+ * Stores `data`, already complete and verified in memory, at `path` with the guarantees of an
+ * AtomicFile (temporary file 0600 beside it, synced, given its mode, renamed into place; gone on
+ * any failure or an abort of the signal), for small files in batches: the steps run as direct
+ * system calls and only the fsync goes to the thread pool, where an AtomicFile pays a round trip
+ * through it for each of six steps.
+ * @throws the signal's reason when aborted; SecureStreamError from {@link outputError}
+ */
+export async function writeWholeFile(
+  path: string,
+  data: Buffer,
+  opts: AtomicFileOptions = {},
+): Promise<void> {
+  opts.signal?.throwIfAborted();
+  checkNameFits(path);
+  const tempPath = join(dirname(path), tempName(basename(path)));
+  let fd: number | undefined;
+  let gone = false;
+  const remove = (): void => {
+    if (gone) return;
+    gone = true;
+    try {
+      unlinkSync(tempPath);
+    } catch {
+      // never created, or already renamed
+    }
+  };
+  opts.signal?.addEventListener('abort', remove, { once: true });
+  try {
+    fd = openSync(tempPath, 'wx', TEMP_MODE);
+    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at, at);
+    const handle = fd;
+    await new Promise<void>((resolve, reject) => {
+      fsync(handle, (e) => {
+        if (e) reject(e);
+        else resolve();
+      });
+    });
+    fchmodSync(fd, (opts.mode ?? DEFAULT_OUTPUT_MODE) & ~umask());
+    closeSync(fd);
+    fd = undefined;
+    opts.signal?.throwIfAborted();
+    renameSync(tempPath, path);
+    gone = true;
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    remove();
+    opts.signal?.throwIfAborted();
+    throw outputError(e, path);
+  } finally {
+    opts.signal?.removeEventListener('abort', remove);
+  }
+  if (opts.syncFolder ?? true) await syncDir(dirname(path));
 }
 
 /**

@@ -13,7 +13,7 @@ import { renameSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { AtomicFile } from '../atomic.js';
+import { AtomicFile, writeWholeFile } from '../atomic.js';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { FileSink } from '../filesink.js';
 import type { Mode } from '../protocol.js';
@@ -31,7 +31,7 @@ import {
   sha256OfDigestField,
   strongEtag,
 } from './httpfields.js';
-import type { FetchJob, FetchSettings, Fetched } from './job.js';
+import type { FetchJob, FetchResult, FetchSettings, Fetched } from './job.js';
 import {
   findPartial,
   partialPaths,
@@ -56,6 +56,12 @@ export function fetchOverHttp(
 export function targetOf(name: string): string {
   return `/${name.split('/').map(encodeURIComponent).join('/')}`;
 }
+
+/**
+ * Bodies up to this many bytes are held in memory and written in one go when complete; larger
+ * ones stream to their temporary file as they arrive.
+ */
+export const SMALL_BODY = 256 * 1024;
 
 const fresh = (): HeldPrefix => ({ bytes: 0, hash: createHash('sha256') });
 
@@ -136,10 +142,26 @@ class HttpTransfer {
         await removePartial(found.paths);
       }
     }
-    this.file ??= await AtomicFile.create(output.path, opts);
-    if (this.paths) {
-      const paths = this.paths;
-      this.file.keepOnAbort((f) => {
+    if (this.file) this.watchSignal(this.file);
+  }
+
+  /** The temporary file, made when the first byte is to be written. */
+  private async ensureFile(): Promise<AtomicFile | undefined> {
+    const { output } = this.job;
+    if (this.file || output.kind !== 'file') return this.file;
+    this.file = await AtomicFile.create(output.path, {
+      signal: this.s.signal,
+      syncFolder: this.s.syncFolder,
+    });
+    this.watchSignal(this.file);
+    return this.file;
+  }
+
+  /** With --keep-partial, a signal keeps the partial instead of removing it. */
+  private watchSignal(file: AtomicFile): void {
+    const paths = this.paths;
+    if (paths) {
+      file.keepOnAbort((f) => {
         this.keepNow(f, paths);
       });
     }
@@ -258,7 +280,11 @@ class HttpTransfer {
     const check = new DownloadCheck(this.length, this.held);
     check.expect(sha, "the server's Repr-Digest");
     if (rest !== undefined) this.s.announce(rest);
-    const sink = this.sinkAt(at);
+    const { output } = this.job;
+    if (!this.file && output.kind === 'file' && rest !== undefined && rest <= SMALL_BODY) {
+      return this.small(res, check, output.path);
+    }
+    const sink = await this.sinkAt(at);
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         check.add(chunk);
@@ -279,12 +305,39 @@ class HttpTransfer {
     return this.commit(res, sha256, check.length, false);
   }
 
+  /**
+   * A small body whole in memory, then written in one go (writeWholeFile): nothing is on disk
+   * before every byte has arrived and verified, so a retry simply asks again.
+   */
+  private async small(res: HttpResponse, check: DownloadCheck, path: string): Promise<Fetched> {
+    const parts: Buffer[] = [];
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        check.add(chunk);
+        parts.push(chunk);
+        this.received += chunk.length;
+        this.s.progress(chunk.length);
+      }
+    } catch (e) {
+      this.held = fresh();
+      throw this.bodyError(e, check);
+    }
+    const sha256 = check.end();
+    const committed = writeWholeFile(path, Buffer.concat(parts), {
+      signal: this.s.signal,
+      syncFolder: this.s.syncFolder,
+    });
+    return { result: this.result(res, path, sha256, check.length, false), committed };
+  }
+
   private async encrypted(res: HttpResponse): Promise<Fetched> {
     // Fresh keys in every response: nothing of it can be resumed.
     this.etag = undefined;
     this.length = contentLength(res.headers);
     const check = new DownloadCheck(this.length);
     if (this.length !== undefined) this.s.announce(this.length);
+    // The file first: a 'data' listener sets the body flowing.
+    const sink = await this.sinkAt(0);
     res.body.on('data', (b: Buffer) => {
       try {
         check.add(b);
@@ -295,7 +348,6 @@ class HttpTransfer {
       this.wroteStdout ||= !this.file;
       this.s.progress(b.length);
     });
-    const sink = this.sinkAt(0);
     let stored;
     try {
       stored = await storeBody(res.body, 'sstream-v1', this.s.privateKey, this.s.decrypt, sink);
@@ -322,7 +374,17 @@ class HttpTransfer {
       path = finalPath(output, this.mode, decrypts);
       committed = file.commit(path).then(() => (paths ? removePartial(paths) : undefined));
     }
-    const result = {
+    return { result: this.result(res, path, sha256, size, decrypts), committed };
+  }
+
+  private result(
+    res: HttpResponse,
+    path: string,
+    sha256: string,
+    size: number,
+    decrypts: boolean,
+  ): FetchResult {
+    return {
       name: this.job.name,
       path,
       mode: this.mode,
@@ -334,13 +396,13 @@ class HttpTransfer {
       cipher: res.cipher,
       ...(this.resumedAt === undefined ? {} : { resumedAt: this.resumedAt }),
     };
-    return { result, committed };
   }
 
-  private sinkAt(position: number): Writable {
-    if (!this.file) return process.stdout;
+  private async sinkAt(position: number): Promise<Writable> {
+    const file = await this.ensureFile();
+    if (!file) return process.stdout;
     this.written = true;
-    this.sink = new FileSink(this.file.handle, this.file.path, { position });
+    this.sink = new FileSink(file.handle, file.path, { position });
     return this.sink;
   }
 
