@@ -236,7 +236,7 @@ export async function writeWholeFile(
   opts.signal?.addEventListener('abort', remove, { once: true });
   try {
     fd = openSync(tempPath, 'wx', TEMP_MODE);
-    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at, at);
+    for (let at = 0; at < data.length;) at += writeSync(fd, data, at, data.length - at, at);
     const handle = fd;
     await new Promise<void>((resolve, reject) => {
       fsync(handle, (e) => {

@@ -31,20 +31,23 @@ describe('partial downloads', () => {
     await dir.remove();
   });
 
+  /** The record of 400 of 1000 bytes of data/big.bin kept for `output`. */
+  const record = (output: string, patch: Partial<PartialRecord> = {}): PartialRecord => ({
+    format: PARTIAL_FORMAT,
+    name: 'data/big.bin',
+    output: basename(output),
+    etag: ETAG,
+    length: 1000,
+    bytes: 400,
+    ...patch,
+  });
+
   /** A fresh output path with a partial of `size` bytes and this record. */
   async function kept(size: number, patch: Partial<PartialRecord> = {}): Promise<string> {
     const output = join(dir.path, `out-${++n}.bin`);
     const paths = partialPaths(output);
     await writeFile(paths.data, Buffer.alloc(size, 7));
-    await writeRecord(paths, {
-      format: PARTIAL_FORMAT,
-      name: 'data/big.bin',
-      output: basename(output),
-      etag: ETAG,
-      length: 1000,
-      bytes: 400,
-      ...patch,
-    });
+    await writeRecord(paths, record(output, patch));
     return output;
   }
 
@@ -108,14 +111,7 @@ describe('partial downloads', () => {
 
   it('nothing there: none; removePartial leaves nothing behind', async () => {
     const output = await kept(400);
-    writeRecordSync(partialPaths(output), {
-      format: PARTIAL_FORMAT,
-      name: 'data/big.bin',
-      output: basename(output),
-      etag: ETAG,
-      length: 1000,
-      bytes: 400,
-    });
+    writeRecordSync(partialPaths(output), record(output));
     assert.equal((await findPartial(output, 'data/big.bin')).kind, 'usable');
     await removePartial(partialPaths(output));
     assert.equal((await findPartial(output, 'data/big.bin')).kind, 'none');

@@ -28,9 +28,8 @@ import { TOOLS } from '../env.js';
 import { MB, MiB, GiB, fmt, stat, timed, type Stat, type Timed } from '../measure.js';
 import { startNginx } from '../peers/nginx.js';
 import { startServe } from '../peers/securestream.js';
-import { SUITE } from '../peers/curl.js';
+import { curlTlsArgs } from '../peers/curl.js';
 import { cliPath } from '../paths.js';
-import type { Pki } from '../pki.js';
 import type { Server } from '../peers/types.js';
 import { rotate, sha256File, type CaseContext } from './common.js';
 
@@ -98,25 +97,6 @@ function makeFiles(root: string, dir: string, count: number, bytes: number): Fil
     set.sha.set(base, h.digest('hex'));
   }
   return set;
-}
-
-function curlTls(pki: Pki): string[] {
-  return [
-    '-sS',
-    '--fail',
-    '--http1.1',
-    '--tlsv1.2',
-    '--tls-max',
-    '1.2',
-    '--ciphers',
-    SUITE,
-    '--cert',
-    pki.clientCert,
-    '--key',
-    pki.clientKey,
-    '--cacert',
-    pki.ca,
-  ];
 }
 
 /** A curl config naming every URL and its output file: one process, one kept-alive connection. */
@@ -194,7 +174,7 @@ function manyEntrants(
     const cfg = join(ctx.peer.tmp, `${tag}.curl`);
     curlConfig(cfg, ng.port, names, out);
     const args = [
-      ...curlTls(ctx.peer.pki),
+      ...curlTlsArgs(ctx.peer.pki),
       ...(parallel ? ['--parallel', '--parallel-max', '50'] : []),
       '--config',
       cfg,

@@ -9,12 +9,12 @@ import { stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { AtomicFile, checkNameFits } from '../atomic.js';
 import type { GetOptions } from '../config.js';
-import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
+import { SecureStreamError, UsageError } from '../errors.js';
 import { runBatch, type BatchOutcome } from '../fetch/batch.js';
 import type { FetchJob, FetchResult } from '../fetch/job.js';
 import { expandPattern, isPattern, readNameList, type Wanted } from '../fetch/names.js';
 import { Remote } from '../fetch/remote.js';
-import { inFolder, resolveOutput, type Output } from '../fetch/store.js';
+import { inFolder, missingFolder, resolveOutput, type Output } from '../fetch/store.js';
 import { loadTlsMaterial } from '../pki/load.js';
 import { networkFailures } from '../retry.js';
 import { formatHostPort } from '../transport/address.js';
@@ -186,14 +186,7 @@ function plan(wanted: Wanted[], folder: string): FetchJob[] {
 async function outputFolder(out: string | undefined): Promise<string> {
   const dir = out ?? '.';
   const st = await stat(dir).catch((e: unknown) => {
-    throw new SecureStreamError(
-      'output-dir-missing',
-      errnoCode(e) === 'ENOTDIR'
-        ? `output folder "${dir}" is not a folder`
-        : `output folder "${dir}" does not exist`,
-      'create the folder or choose another --out',
-      { cause: e },
-    );
+    throw missingFolder(dir, e);
   });
   if (!st.isDirectory()) {
     throw new UsageError(

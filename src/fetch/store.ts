@@ -43,18 +43,21 @@ export async function isFolder(out: string): Promise<boolean> {
   return stat(out).then(
     (s) => s.isDirectory(),
     (e: unknown) => {
-      if (out.endsWith('/')) {
-        throw new SecureStreamError(
-          'output-dir-missing',
-          errnoCode(e) === 'ENOTDIR'
-            ? `output folder "${out}" is not a folder`
-            : `output folder "${out}" does not exist`,
-          'create the folder or choose another --out',
-          { cause: e },
-        );
-      }
+      if (out.endsWith('/')) throw missingFolder(out, e);
       return false;
     },
+  );
+}
+
+/** `output-dir-missing` for an output folder that `stat` could not find (`e`). */
+export function missingFolder(dir: string, e: unknown): SecureStreamError {
+  return new SecureStreamError(
+    'output-dir-missing',
+    errnoCode(e) === 'ENOTDIR'
+      ? `output folder "${dir}" is not a folder`
+      : `output folder "${dir}" does not exist`,
+    'create the folder or choose another --out',
+    { cause: e },
   );
 }
 

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import { makeFixture, outFolders, type Fixture } from '../helpers/fixture.js';
 import { run, runCli, startServer, type RunResult, type ServerProcess } from '../helpers/proc.js';
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -29,12 +29,7 @@ describe('get NAME... (many files in one run)', () => {
   let server: ServerProcess;
   let lineOnly: ServerProcess;
   const files: Record<string, Buffer> = {};
-  let outs = 0;
-  const freshDir = async (): Promise<string> => {
-    const d = join(dir.path, `out-${++outs}`);
-    await mkdir(d);
-    return d;
-  };
+  let freshDir: () => Promise<string>;
 
   before(async () => {
     for (let i = 0; i < SMALL; i++) files[small(i)] = randomBytes((i * 37) % 3000); // one empty
@@ -49,6 +44,7 @@ describe('get NAME... (many files in one run)', () => {
       'b/same.txt': Buffer.from('b\n'),
     });
     dir = await makeFixture(files);
+    freshDir = outFolders(dir);
     server = await startServer(['--pki', dir.pki.pki, '--root', dir.root]);
     lineOnly = await startServer(['--pki', dir.pki.pki, '--root', dir.root, '--no-http']);
   });

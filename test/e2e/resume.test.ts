@@ -9,11 +9,11 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile, open } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile, open } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import { makeFixture, outFolders, type Fixture } from '../helpers/fixture.js';
 import { CLI, runCli, startServer, type RunResult, type ServerProcess } from '../helpers/proc.js';
 
 const BIG = 256 * 1024 * 1024;
@@ -63,15 +63,11 @@ function spawnGet(args: string[], cwd: string): { pid: number; done: Promise<Run
 describe('resume', () => {
   let dir: Fixture;
   let bigSha: string;
-  let outs = 0;
-  const freshDir = async (): Promise<string> => {
-    const d = join(dir.path, `out-${++outs}`);
-    await mkdir(d);
-    return d;
-  };
+  let freshDir: () => Promise<string>;
 
   before(async () => {
     dir = await makeFixture({});
+    freshDir = outFolders(dir);
     const r = await runCli(['payload', join(dir.root, 'big.bin'), '--size', String(BIG)], {
       timeoutMs: 120_000,
     });
@@ -108,6 +104,10 @@ describe('resume', () => {
     await server.stop('SIGKILL');
     return { r: await client.done, out };
   }
+
+  /** `get big.bin --continue` in `out` against `server`. */
+  const resume = (server: ServerProcess, out: string): Promise<RunResult> =>
+    runCli(['get', ...getArgs(server.port, ['--continue'])], { cwd: out, timeoutMs: 120_000 });
 
   /** The request lines a server logged for big.bin. */
   const requests = (s: ServerProcess): Record<string, unknown>[] =>
@@ -152,10 +152,7 @@ describe('resume', () => {
     };
     const second = await serve();
     try {
-      const r = await runCli(['get', ...getArgs(second.port, ['--continue'])], {
-        cwd: out,
-        timeoutMs: 120_000,
-      });
+      const r = await resume(second, out);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `${bigSha}  big.bin\n`);
       assert.equal(await sha256File(join(out, 'big.bin')), bigSha);
@@ -181,10 +178,7 @@ describe('resume', () => {
     const newSha = await sha256File(changed);
     const second = await serve();
     try {
-      const r = await runCli(['get', ...getArgs(second.port, ['--continue'])], {
-        cwd: out,
-        timeoutMs: 120_000,
-      });
+      const r = await resume(second, out);
       assert.equal(r.code, 0, r.stderr);
       assert.match(
         r.stderr,
@@ -213,10 +207,7 @@ describe('resume', () => {
     await h.close();
     const second = await serve();
     try {
-      const r = await runCli(['get', ...getArgs(second.port, ['--continue'])], {
-        cwd: out,
-        timeoutMs: 120_000,
-      });
+      const r = await resume(second, out);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /the \d+ bytes held did not match the server's file; starting over/);
       assert.equal(await sha256File(join(out, 'big.bin')), bigSha);
@@ -262,10 +253,7 @@ describe('resume', () => {
       const r = await client.done;
       assert.equal(r.code, 130, r.stderr);
       assert.deepEqual((await readdir(out)).sort(), ['.big.bin.partial', '.big.bin.partial.json']);
-      const done = await runCli(['get', ...getArgs(server.port, ['--continue'])], {
-        cwd: out,
-        timeoutMs: 120_000,
-      });
+      const done = await resume(server, out);
       assert.equal(done.code, 0, done.stderr);
       assert.equal(await sha256File(join(out, 'big.bin')), bigSha);
       assert.equal(requests(server).at(-1)?.['status'], 206);

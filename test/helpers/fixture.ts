@@ -63,6 +63,16 @@ export function useServedFixture(
   return fx;
 }
 
+/** Makes a new empty folder in the fixture on each call (out-1, out-2, …). */
+export function outFolders(f: Fixture): () => Promise<string> {
+  let n = 0;
+  return async () => {
+    const d = join(f.path, `out-${++n}`);
+    await mkdir(d);
+    return d;
+  };
+}
+
 /** `securestream get NAME --server localhost:PORT --pki PKI --out OUT ...EXTRA`. */
 export function cliGet(
   port: number,
