@@ -10,8 +10,9 @@ import { formatHostPort } from './address.js';
 import { explainClientError, type DialContext } from './explain.js';
 import { clientTlsOptions, type TlsPem } from './tls.js';
 
-/** ALPN IDs (IANA registry; the last is ours, docs/PROTOCOL.md §1). */
+/** ALPN ID of HTTP/1.1 (IANA registry, RFC 7301). */
 export const ALPN_HTTP11 = 'http/1.1';
+/** ALPN ID of the line protocol, version 1 (ours, docs/PROTOCOL.md §1). */
 export const ALPN_LINE = 'securestream/1';
 
 /** Longest wait for TCP connect plus handshake, in ms, unless the caller says otherwise. */
