@@ -18,6 +18,7 @@ export const ALPN_LINE = 'securestream/1';
 /** Longest wait for TCP connect plus handshake, in ms, unless the caller says otherwise. */
 export const CONNECT_TIMEOUT_MS = 30_000;
 
+/** Where to dial, with which certificates, offering which protocols, for how long. */
 export interface DialOptions {
   host: string;
   port: number;
