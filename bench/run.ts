@@ -443,16 +443,16 @@ async function main(): Promise<void> {
   }
   if (results.many) {
     const parts = [
-      [results.many.small, SMALL.count * SMALL.bytes],
-      [results.many.large, LARGE.count * LARGE.bytes],
-      [results.many.resume, RESUME.bytes],
+      [results.many.small, SMALL.count * SMALL.bytes, SMALL.count],
+      [results.many.large, LARGE.count * LARGE.bytes, LARGE.count],
+      [results.many.resume, RESUME.bytes, 1],
     ] as const;
     sections.push('', '7. many files and resume (get --from LIST, get --continue)');
-    for (const [part, bytes] of parts) {
+    for (const [part, bytes, files] of parts) {
       sections.push(
         '',
         part.title,
-        table(manyPartRows(part, bytes)),
+        table(manyPartRows(part, bytes, files)),
         `note: ${loadNote(part)}`,
         ...part.notes.map((n) => `note: ${n}`),
         ...part.tracks.flatMap((t) => t.errors.map((e) => `error: ${t.name} ${e}`)),

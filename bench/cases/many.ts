@@ -394,11 +394,15 @@ export function wallRatio(a: ManyTrack, b: ManyTrack): Stat {
   return stat(out);
 }
 
-export function manyRows(part: ManyPart, bytes: number): string[][] {
+/** Table rows of one part: wall time, its ratio to the durable curl (or the first), a rate. */
+export function manyRows(part: ManyPart, bytes: number, files: number): string[][] {
   const base =
     part.tracks.find((t) => t.name.startsWith('nginx') && t.name.includes('sync -f')) ??
     part.tracks[0];
-  const rows = [['client', 'wall s', `÷ ${base?.name ?? '?'}`, 'MB/s', 'client CPU s']];
+  const perFile = files > 1 && bytes / files < MB;
+  const rows = [
+    ['client', 'wall s', `÷ ${base?.name ?? '?'}`, perFile ? 'files/s' : 'MB/s', 'client CPU s'],
+  ];
   for (const t of part.tracks) {
     if (t.skip) {
       rows.push([t.name, `skipped: ${t.skip}`]);
@@ -413,7 +417,7 @@ export function manyRows(part: ManyPart, bytes: number): string[][] {
       t.name,
       fmt(stat(runs.map((r) => r.wall)), 2),
       base && base !== t ? fmt(wallRatio(t, base), 2) : '1',
-      fmt(stat(runs.map((r) => bytes / r.wall / MB)), 0),
+      fmt(stat(runs.map((r) => (perFile ? files : bytes / MB) / r.wall)), 0),
       fmt(stat(runs.map((r) => r.cpu)), 2),
     ]);
   }
