@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { AtomicFile, checkNameFits } from '../atomic.js';
+import { AtomicFile, checkNameFits, outputError } from '../atomic.js';
 import type { GetOptions } from '../config.js';
 import { SecureStreamError, UsageError } from '../errors.js';
 import { runBatch, type BatchOutcome } from '../fetch/batch.js';
@@ -67,7 +67,7 @@ export async function runGet(
     output = await resolveOutput(first, opts.out);
     if (output.kind === 'file') {
       checkNameFits(output.path);
-      await probeWritable(dirname(output.path), opts.signal);
+      await probeWritable(dirname(output.path), opts.signal, output.path);
     }
   } else {
     folder = await outputFolder(opts.out);
@@ -83,7 +83,7 @@ export async function runGet(
     host: opts.host,
     port: opts.port,
     pem: material,
-    protocol: opts.protocol,
+    protocol: wireFor(opts, single),
     waitForServer: opts.waitForServer,
     signal: opts.signal,
     onRetry: (e, ms) => {
@@ -161,6 +161,20 @@ export async function runGet(
 }
 
 /**
+ * What to offer the server. HTTP/1.1 when the run needs it: several names (kept-alive
+ * connections, the listing for patterns) or resuming (`--continue`, `--keep-partial`,
+ * `--retries`: ranges and entity tags). One plain name otherwise takes the line protocol:
+ * one request needs no keep-alive, and a file the server has not hashed yet streams at once
+ * with its digest in the trailer, where HTTP first reads the whole file for its ETag and
+ * Repr-Digest (docs/PROTOCOL.md §7.3).
+ */
+export function wireFor(opts: GetOptions, single: boolean): GetOptions['protocol'] {
+  if (opts.protocol !== 'auto') return opts.protocol;
+  const resumes = opts.resume || opts.keepPartial || opts.retries > 0;
+  return single && !resumes ? '1' : 'auto';
+}
+
+/**
  * The jobs for what was asked, each to `folder/rel`. Two names that would be stored at the
  * same path are a usage error, before anything is fetched; a name asked twice is fetched once.
  */
@@ -201,7 +215,19 @@ async function outputFolder(out: string | undefined): Promise<string> {
  * Creates and removes a temporary file in `folder`: a missing or read-only output folder
  * fails here, before anything is dialled.
  */
-async function probeWritable(folder: string, signal: AbortSignal | undefined): Promise<void> {
-  const f = await AtomicFile.create(join(folder, '.securestream-probe'), { signal });
+async function probeWritable(
+  folder: string,
+  signal: AbortSignal | undefined,
+  output = folder,
+): Promise<void> {
+  let f: AtomicFile;
+  try {
+    f = await AtomicFile.create(join(folder, '.securestream-probe'), { signal });
+  } catch (e) {
+    // Said of the output asked for, not of the probe's name.
+    throw e instanceof SecureStreamError && e.cause !== undefined
+      ? outputError(e.cause, output)
+      : e;
+  }
   await f.abort();
 }

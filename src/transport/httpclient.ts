@@ -16,10 +16,11 @@ import { formatHostPort } from './address.js';
 import { ALPN_HTTP11, type Dialed } from './dial.js';
 import { explainClientError } from './explain.js';
 
-// Loaded through require: an ESM import of node:http evaluates every export of the module,
-// and its lazy WebSocket/EventSource getters load node's bundled undici, 50-250 ms of start-up
-// that `get` would pay for nothing.
-const { Agent, request } = createRequire(import.meta.url)('node:http') as typeof Http;
+// Not an ESM import: that evaluates every export of node:http, and its lazy WebSocket and
+// EventSource getters load node's bundled undici, 50-250 ms of start-up that `get` would pay
+// for nothing. Any absolute path will do as require's base for a built-in module; the single
+// executable has no module URL.
+const { Agent, request } = createRequire(process.execPath)('node:http') as typeof Http;
 
 /**
  * Longest wait for a response head, in ms. A server hashes a file it has not hashed before
