@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: securestream against nginx, OpenSSH and openssl s_server on loopback.
- * Flags: `--full` (1 GiB / 4 GiB / 64 MiB × 50, longer), `--only CASE[,CASE]` (1–5, 7 or
- * download, encrypt, handshake, concurrent, memory, format, http), `--runs N`, `--tmp DIR` (parent of
+ * Flags: `--full` (1 GiB / 4 GiB / 64 MiB × 50, longer), `--only CASE[,CASE]` (1–5, 7, 8 or
+ * download, encrypt, handshake, concurrent, memory, format, http, many), `--runs N`, `--tmp DIR` (parent of
  * the scratch folder, on disk; default /var/tmp). Prints tables and writes bench/results/*.json.
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +20,15 @@ import { caseDownloads, downloadRows, mbps, type DownloadResult } from './cases/
 import { caseHandshakes, handshakeRows, perSecond } from './cases/handshakes.js';
 import { caseMemory, memoryGrowth, memoryRows } from './cases/memory.js';
 import { caseHttp, manyRows, prepareSmallFiles, rps } from './cases/http.js';
-import { caseMany, loadNote, manyRows as manyPartRows, wallRatio, LARGE, RESUME, SMALL } from './cases/many.js';
+import {
+  caseMany,
+  loadNote,
+  manyRows as manyPartRows,
+  wallRatio,
+  LARGE,
+  RESUME,
+  SMALL,
+} from './cases/many.js';
 
 const CASES = [
   'download',
@@ -45,7 +53,7 @@ function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: error: ${msg}\n`);
   process.stderr.write(
     'usage: npm run bench -- [--full] [--only CASE[,CASE…]] [--runs N] [--tmp DIR]\n' +
-      `  CASE: 1-5, 7 or ${CASES.join(', ')}\n`,
+      `  CASE: 1-5, 7, 8 or ${CASES.join(', ')}\n`,
   );
   process.exit(msg ? 2 : 0);
 }
@@ -265,27 +273,27 @@ function targets(r: Results): string[][] {
     const ratioOf = (a: ManyT | undefined, b: ManyT | undefined) =>
       a && b && !a.skip && !b.skip ? wallRatio(a, b) : undefined;
     line(
-      '7a. 1,000 × 1 KiB: get time ÷ curl (+ sync -f) ≤ 1.5',
+      '8a. 1,000 × 1 KiB: get time ÷ curl (+ sync -f) ≤ 1.5',
       ratioOf(get(small), durable(small)),
       (m) => m <= 1.5,
     );
     line(
-      '7a. (reference) get time ÷ curl without sync',
+      '8a. (reference) get time ÷ curl without sync',
       ratioOf(get(small), bare(small)),
       (m) => m <= 1.5,
     );
     line(
-      '7b. 100 × 10 MiB: get MB/s ÷ curl --parallel (+ sync -f) ≥ 1.0',
+      '8b. 100 × 10 MiB: get MB/s ÷ curl --parallel (+ sync -f) ≥ 1.0',
       ratioOf(durable(large), get(large)),
       (m) => m >= 1,
     );
     line(
-      '7b. (reference) ÷ curl --parallel without sync',
+      '8b. (reference) ÷ curl --parallel without sync',
       ratioOf(bare(large), get(large)),
       (m) => m >= 1,
     );
     line(
-      '7c. 1 GiB resumed at 50 %: time ÷ full get < 0.55',
+      '8c. 1 GiB resumed at 50 %: time ÷ full get < 0.55',
       ratioOf(track(resume, 'get --continue'), track(resume, 'get (full)')),
       (m) => m < 0.55,
     );
@@ -447,7 +455,7 @@ async function main(): Promise<void> {
       [results.many.large, LARGE.count * LARGE.bytes, LARGE.count],
       [results.many.resume, RESUME.bytes, 1],
     ] as const;
-    sections.push('', '7. many files and resume (get --from LIST, get --continue)');
+    sections.push('', '8. many files and resume (get --from LIST, get --continue)');
     for (const [part, bytes, files] of parts) {
       sections.push(
         '',

@@ -1,5 +1,5 @@
 /**
- * Case 7 (many): many files in one `get`, and a resumed download, each side by side in one run:
+ * Case 8 (many): many files in one `get`, and a resumed download, each side by side in one run:
  *  (a) 1,000 files of 1 KiB in one command: `get --from LIST` against one curl process fetching
  *      the same 1,000 URLs from nginx over one kept-alive connection (`curl --config`), both
  *      including the client's start;
@@ -333,7 +333,7 @@ async function resumePart(ctx: CaseContext, ss: Server): Promise<ManyPart> {
 export async function caseMany(ctx: CaseContext): Promise<ManyResult> {
   const root = ctx.peer.root;
   ctx.log(
-    `case 7: ${SMALL.count} × ${SMALL.bytes} B, ${LARGE.count} × ${LARGE.bytes / MiB} MiB, ${RESUME.bytes / GiB} GiB resume`,
+    `case 8: ${SMALL.count} × ${SMALL.bytes} B, ${LARGE.count} × ${LARGE.bytes / MiB} MiB, ${RESUME.bytes / GiB} GiB resume`,
   );
   const small = makeFiles(root, SMALL.dir, SMALL.count, SMALL.bytes);
   const large = makeFiles(root, LARGE.dir, LARGE.count, LARGE.bytes);

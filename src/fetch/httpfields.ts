@@ -6,13 +6,11 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { SecureStreamError } from '../errors.js';
+import { SSTREAM_TYPE, parseReprDigest } from '../http/digestfields.js';
+export { PLAINTEXT_DIGEST_FIELD, SSTREAM_TYPE } from '../http/digestfields.js';
 import type { Mode, WireError } from '../protocol.js';
 import { refused } from '../transport/client.js';
 
-/** Media type of an encrypted (sstream-v1) response body. */
-export const SSTREAM_TYPE = 'application/vnd.securestream.sstream-v1';
-/** Field carrying the plaintext's SHA-256 of an encrypted response, in Repr-Digest syntax. */
-export const PLAINTEXT_DIGEST_FIELD = 'securestream-plaintext-digest';
 /** Longest refusal body read for its code; the server's are one short line. */
 export const MAX_REFUSAL_BODY = 1024;
 
@@ -30,13 +28,13 @@ export function modeOf(h: IncomingHttpHeaders): Mode {
 
 /** The SHA-256 (lower-case hex) in a `Repr-Digest` value, or undefined when it has none. */
 export function sha256OfDigestField(value: string | undefined): string | undefined {
-  if (value === undefined || value.length > 4096) return undefined;
-  for (const member of value.split(',')) {
-    const m = /^\s*sha-256=:([A-Za-z0-9+/]{43}=):\s*$/.exec(member);
-    if (m?.[1]) return Buffer.from(m[1], 'base64').toString('hex');
-  }
-  return undefined;
+  return value === undefined || value.length > MAX_DIGEST_FIELD
+    ? undefined
+    : parseReprDigest(value);
 }
+
+/** Longest Repr-Digest value looked at. */
+export const MAX_DIGEST_FIELD = 4096;
 
 /** A strong entity tag (RFC 9110 §8.8.3), or undefined for a weak, malformed or absent one. */
 export function strongEtag(h: IncomingHttpHeaders): string | undefined {

@@ -14,6 +14,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AtomicFile, writeWholeFile } from '../atomic.js';
+import { targetOf } from '../http/target.js';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { FileSink } from '../filesink.js';
 import type { Mode } from '../protocol.js';
@@ -50,11 +51,6 @@ export function fetchOverHttp(
   s: FetchSettings,
 ): Promise<Fetched> {
   return new HttpTransfer(conn, job, s).run();
-}
-
-/** The request-target of a name: each segment percent-encoded (RFC 3986 §3.3). */
-export function targetOf(name: string): string {
-  return `/${name.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 /**

@@ -8,10 +8,9 @@ import { SecureStreamError } from '../errors.js';
 import { checkName } from '../protocol.js';
 import type { HttpConnection } from '../transport/httpclient.js';
 import { refusalOf } from './httpfields.js';
-import { targetOf } from './httpfile.js';
+import { targetOf } from '../http/target.js';
+import { LISTING_FORMAT } from '../http/listview.js';
 
-/** The `format` member of a listing page this client reads. */
-export const LISTING_FORMAT = 'securestream-listing/1';
 /** Largest listing page read, in bytes: 1000 entries of long names fit well below it. */
 export const MAX_LISTING_PAGE = 4 * 1024 * 1024;
 /** Most pages followed for one folder (1000 entries each at most). */
@@ -40,7 +39,7 @@ export async function* listFolder(
   folder: string,
   signal?: AbortSignal,
 ): AsyncGenerator<RemoteEntry> {
-  let target: string | undefined = folder === '' ? '/' : `${targetOf(folder)}/`;
+  let target: string | undefined = targetOf(folder, true);
   for (let page = 0; target !== undefined; page++) {
     if (page >= MAX_LISTING_PAGES) {
       throw new SecureStreamError('protocol', `the listing of "${folder}/" never ends`);

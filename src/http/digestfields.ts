@@ -4,6 +4,11 @@
  * server has exactly one algorithm, SHA-256, the same digest the line protocol's trailer carries.
  */
 
+/** Media type of an encrypted response body (docs/FORMAT.md), read by `get` too. */
+export const SSTREAM_TYPE = 'application/vnd.securestream.sstream-v1';
+/** Response field carrying the plaintext's SHA-256 of an encrypted response, as Repr-Digest does. */
+export const PLAINTEXT_DIGEST_FIELD = 'securestream-plaintext-digest';
+
 /** Longest `Want-*` value looked at; a longer one is ignored (as if absent). */
 export const MAX_WANT_FIELD = 1024;
 

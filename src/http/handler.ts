@@ -27,7 +27,14 @@ import {
   ifRangeHolds,
   type Validators,
 } from './conditional.js';
-import { legacyDigest, reprDigest, wantsLegacyDigest, wantsReprDigest } from './digestfields.js';
+import {
+  PLAINTEXT_DIGEST_FIELD,
+  SSTREAM_TYPE,
+  legacyDigest,
+  reprDigest,
+  wantsLegacyDigest,
+  wantsReprDigest,
+} from './digestfields.js';
 import type { HttpLimits } from './limits.js';
 import { listFolder, MAX_LISTING_ENTRIES } from './listing.js';
 import { HTML_TYPE, JSON_TYPE, listingHtml, listingJson, wantsJson } from './listview.js';
@@ -36,10 +43,6 @@ import type { ResponseSink } from './sink.js';
 import { HttpRefusal, RETRY_AFTER_SECONDS, errorResponse, type HttpOutcome } from './status.js';
 import { parseTarget, targetOf } from './target.js';
 
-/** Media type of an encrypted response body (docs/FORMAT.md). */
-export const SSTREAM_TYPE = 'application/vnd.securestream.sstream-v1';
-/** Response field carrying the plaintext's SHA-256 of an encrypted response, as Repr-Digest does. */
-export const PLAINTEXT_DIGEST_FIELD = 'securestream-plaintext-digest';
 export const ALLOWED_METHODS = 'GET, HEAD';
 
 /** What a request is served with: plain values, one set per connection. */

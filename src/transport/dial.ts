@@ -8,12 +8,8 @@ import { connect, type TLSSocket } from 'node:tls';
 import { SecureStreamError } from '../errors.js';
 import { formatHostPort } from './address.js';
 import { explainClientError, type DialContext } from './explain.js';
+export { ALPN_HTTP11, ALPN_LINE } from './protocolchoice.js';
 import { clientTlsOptions, type TlsPem } from './tls.js';
-
-/** ALPN ID of HTTP/1.1 (IANA registry, RFC 7301). */
-export const ALPN_HTTP11 = 'http/1.1';
-/** ALPN ID of the line protocol, version 1 (ours, docs/PROTOCOL.md §1). */
-export const ALPN_LINE = 'securestream/1';
 
 /** Longest wait for TCP connect plus handshake, in ms, unless the caller says otherwise. */
 export const CONNECT_TIMEOUT_MS = 30_000;
