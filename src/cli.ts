@@ -185,7 +185,7 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
       .addOption(
         new Option(
           '--protocol <wire>',
-          'auto: HTTP/1.1 when the server offers it; 1: the line protocol',
+          'auto: HTTP/1.1 for several names, patterns and resuming when the server offers it, else the line protocol; http: always HTTP/1.1; 1: always the line protocol',
         )
           .choices(['auto', 'http', '1'])
           .default('auto'),
