@@ -31,18 +31,30 @@ export async function* readExactly(
   const from = opts.start ?? 0;
   const to = opts.end ?? size;
   const chunk = Math.min(opts.chunk ?? READ_CHUNK, Math.max(to - from, 1));
-  const pool = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+  // One byte more than a piece: the piece that ends at the file's end also looks one byte past
+  // it, so that check costs no read of its own.
+  const pool = [Buffer.allocUnsafe(chunk + 1), Buffer.allocUnsafe(chunk + 1)];
   let turn = 0;
+  let lookedPast = false;
+  const grew = (): SecureStreamError =>
+    new SecureStreamError(
+      'file-changed',
+      `the file has more bytes than its size of ${size} said (a pseudo-file, or it grew while being sent)`,
+    );
   const readAt = async (pos: number): Promise<Buffer> => {
     const want = Math.min(chunk, to - pos);
-    const buf = (pool[turn++ % 2] as Buffer).subarray(0, want);
+    const room = pos + want === size ? want + 1 : want;
+    const buf = pool[turn++ % 2] as Buffer;
     let got = 0;
     while (got < want) {
-      const { bytesRead } = await handle.read(buf, got, want - got, pos + got);
+      const { bytesRead } = await handle.read(buf, got, room - got, pos + got);
       if (bytesRead === 0) throw changed();
       got += bytesRead;
     }
-    return buf;
+    if (got > want) throw grew();
+    // A short read of a regular file ends at its end: nothing lies past the announced size.
+    if (room > want) lookedPast = true;
+    return buf.subarray(0, want);
   };
   const start = (pos: number): Promise<Buffer> => {
     const p = readAt(pos);
@@ -53,12 +65,9 @@ export async function* readExactly(
     // The announced length must be the whole file. A byte past it means the size lied: a
     // pseudo-file (/proc, /sys) whose stat size is 0 or a page, or a file that grew. The pool
     // buffer not holding the last piece is free: the caller is done with the one before.
-    const probe = (pool[turn % 2] as Buffer).subarray(0, 1);
-    if ((await handle.read(probe, 0, 1, size)).bytesRead > 0) {
-      throw new SecureStreamError(
-        'file-changed',
-        `the file has more bytes than its size of ${size} said (a pseudo-file, or it grew while being sent)`,
-      );
+    if (!lookedPast) {
+      const probe = (pool[turn % 2] as Buffer).subarray(0, 1);
+      if ((await handle.read(probe, 0, 1, size)).bytesRead > 0) throw grew();
     }
     const now = await handle.stat();
     if (now.size !== size || now.mtimeMs !== at.mtimeMs || now.ctimeMs !== at.ctimeMs) {
