@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -125,13 +126,20 @@ describe('digest cache', () => {
 });
 
 describe('digest cache: ensure (HTTP computes the digest before the headers)', () => {
-  it('concurrent callers for one version share one computation; the result is remembered', async () => {
+  /** Runs `fn` with the stat of a fresh three-byte file and an empty cache. */
+  const withVersion = async (fn: (st: Stats, cache: DigestCache) => Promise<void>) => {
     const dir = await tempDir();
     try {
       const f = join(dir.path, 'f');
       await writeFile(f, 'abc');
-      const st = await stat(f);
-      const cache = new DigestCache();
+      await fn(await stat(f), new DigestCache());
+    } finally {
+      await dir.remove();
+    }
+  };
+
+  it('concurrent callers for one version share one computation; the result is remembered', () =>
+    withVersion(async (st, cache) => {
       let calls = 0;
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
@@ -154,26 +162,15 @@ describe('digest cache: ensure (HTTP computes the digest before the headers)', (
       assert.equal(calls, 1);
       assert.equal(await cache.ensure(st, hashNow), 'd'.repeat(64));
       assert.equal(calls, 1, 'a cached digest costs no computation');
-    } finally {
-      await dir.remove();
-    }
-  });
+    }));
 
-  it('a failed computation is not remembered: the next caller computes again', async () => {
-    const dir = await tempDir();
-    try {
-      const f = join(dir.path, 'f');
-      await writeFile(f, 'abc');
-      const st = await stat(f);
-      const cache = new DigestCache();
+  it('a failed computation is not remembered: the next caller computes again', () =>
+    withVersion(async (st, cache) => {
       await assert.rejects(
         cache.ensure(st, () => Promise.reject(new Error('file changed'))),
         /file changed/,
       );
       assert.equal(cache.get(st), undefined);
       assert.equal(await cache.ensure(st, () => Promise.resolve('e'.repeat(64))), 'e'.repeat(64));
-    } finally {
-      await dir.remove();
-    }
-  });
+    }));
 });

@@ -54,6 +54,22 @@ function promtoolCheck(text: string): { status: number | null; output: string } 
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
+/** A fixture with `files` and a server on it with `--status-listen 0`, and the status port. */
+async function statusServer(
+  files: Record<string, string | Buffer>,
+): Promise<{ fx: Fixture; server: ServerProcess; port: number }> {
+  const fx = await makeFixture(files);
+  const server = await startServer([
+    '--pki',
+    fx.pki.pki,
+    '--root',
+    fx.root,
+    '--status-listen',
+    '0',
+  ]);
+  return { fx, server, port: await statusPort(server) };
+}
+
 describe('status endpoint', () => {
   let fx: Fixture;
   let server: ServerProcess;
@@ -61,9 +77,7 @@ describe('status endpoint', () => {
   const big = randomBytes(3 << 20);
 
   before(async () => {
-    fx = await makeFixture({ 'hello.txt': 'hello\n', 'big.bin': big });
-    server = await startServer(['--pki', fx.pki.pki, '--root', fx.root, '--status-listen', '0']);
-    port = await statusPort(server);
+    ({ fx, server, port } = await statusServer({ 'hello.txt': 'hello\n', 'big.bin': big }));
   });
   after(async () => {
     await server.stop();
@@ -174,9 +188,7 @@ describe('status endpoint: HTTP requests', { skip: promtool ?? missing('curl') }
   let port: number;
 
   before(async () => {
-    fx = await makeFixture({ 'hello.txt': 'hello\n' });
-    server = await startServer(['--pki', fx.pki.pki, '--root', fx.root, '--status-listen', '0']);
-    port = await statusPort(server);
+    ({ fx, server, port } = await statusServer({ 'hello.txt': 'hello\n' }));
   });
   after(async () => {
     await server.stop();
