@@ -2,11 +2,11 @@
  * Installing as people install (issue 12): `npm pack` ships only what runs; the tarball
  * installs with `npm install -g` into a fresh prefix, offline, with no build tools, and the
  * installed command works end to end (the dependencies travel in the tarball:
- * bundleDependencies); a clone installs with `npm install -g FOLDER` too.
+ * bundleDependencies); a clone installs with `npm install -g FOLDER` and from a git URL too.
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { access, mkdir, readdir, readFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { smokeTest, type Installed, runInstalled } from '../helpers/installed.js';
@@ -120,6 +120,45 @@ describe('npm package', { timeout: 600_000 }, () => {
     const man = await readFile(join(prefix, 'share/man/man1/securestream.1'), 'utf8');
     assert.match(man, /^\.TH SECURESTREAM 1 /);
     const work = join(tmp.path, 'from-clone');
+    await mkdir(work);
+    await smokeTest(it, work);
+  });
+
+  it('npm install -g git+file://CLONE, offline, installs the built package, not a link into npm cache', async () => {
+    // A repository whose HEAD is this tree, as a user's clone is.
+    const repo = join(tmp.path, 'repo');
+    await copySource(repo, false);
+    const git = (args: string[]): string =>
+      execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    git(['init', '-q', '-b', 'main']);
+    git(['add', '-A']);
+    git(['-c', 'user.name=test', '-c', 'user.email=test@localhost', 'commit', '-q', '-m', 'tree']);
+    const prefix = join(tmp.path, 'prefix-git');
+    npm(
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        '--offline',
+        '--no-audit',
+        '--no-fund',
+        `git+file://${repo}`,
+      ],
+      tmp.path,
+    );
+    // npm's preparation of a git dependency used to leave a link to its deleted clone here
+    // (npm/cli#4148): the package must be a folder holding the built code.
+    const installed = join(prefix, 'lib/node_modules/securestream');
+    assert.ok((await lstat(installed)).isDirectory(), `${installed} is not a folder`);
+    await access(join(installed, 'dist/src/cli.js'));
+    const it: Installed = { cmd: [join(prefix, 'bin/securestream')], env: userEnv(prefix) };
+    const v = await runInstalled(it, ['--version'], tmp.path);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^securestream \d+\.\d+\.\d+\nNode\.js \d+/);
+    const man = await readFile(join(prefix, 'share/man/man1/securestream.1'), 'utf8');
+    assert.match(man, /^\.TH SECURESTREAM 1 /);
+    const work = join(tmp.path, 'from-git');
     await mkdir(work);
     await smokeTest(it, work);
   });
