@@ -179,7 +179,10 @@ describe('cli', () => {
       );
       // Wait until the temporary file exists and is growing, then interrupt.
       for (let i = 0; i < 400; i++) {
-        const part = (await readdir(out)).find((n) => n.endsWith('.part'));
+        // The output's own temporary file, not the probe of the folder made before dialling.
+        const part = (await readdir(out)).find(
+          (n) => n.startsWith('.big.bin.') && n.endsWith('.part'),
+        );
         if (part && (await stat(join(out, part))).size > 1 << 20) break;
         await new Promise((r) => setTimeout(r, 10));
       }
