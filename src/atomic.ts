@@ -11,10 +11,10 @@ import {
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { SecureStreamError, errnoCode } from './errors.js';
+import { FileSink } from './filesink.js';
+import { NAME_MAX, outputError } from './outputerror.js';
 
-/** Longest file name (one path component) in bytes on Linux file systems: NAME_MAX. */
-export const NAME_MAX = 255;
+export { NAME_MAX, outputError };
 
 /** A temporary file is readable by its owner only until the final rename gives it its mode. */
 export const TEMP_MODE = 0o600;
@@ -47,6 +47,8 @@ export interface AtomicFileOptions {
  * place, `abort` removes it. A file already at the target path stays untouched until the rename.
  */
 export class AtomicFile {
+  /** Not written in place (src/specialfile.ts has the kind of output that is). */
+  readonly direct = false;
   private done = false;
   /** What an abort of the signal does instead of removing the file (see keepOnAbort). */
   private keeper: ((file: AtomicFile) => void) | undefined;
@@ -132,6 +134,11 @@ export class AtomicFile {
    */
   keepOnAbort(keep: ((file: AtomicFile) => void) | undefined): void {
     this.keeper = keep;
+  }
+
+  /** A FileSink over the temporary file from byte `position` on. */
+  sink(position = 0): FileSink {
+    return new FileSink(this.handle, this.path, { position });
   }
 
   /**
@@ -321,57 +328,4 @@ export async function syncDir(dir: string): Promise<void> {
   if (!d) return;
   await d.sync().catch(() => undefined);
   await d.close().catch(() => undefined);
-}
-
-/** Maps file-system errors on the output path to errors a user can act on. */
-export function outputError(e: unknown, path: string): SecureStreamError {
-  if (e instanceof SecureStreamError) return e;
-  const code = errnoCode(e);
-  switch (code) {
-    case 'ENOENT':
-      return new SecureStreamError(
-        'output-dir-missing',
-        `output folder of "${path}" does not exist`,
-        'create the folder or choose another --out',
-        { cause: e },
-      );
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return new SecureStreamError(
-        'output-not-writable',
-        `cannot write "${path}": permission denied or read-only file system`,
-        'choose a writable --out',
-        { cause: e },
-      );
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return new SecureStreamError(
-        'disk-full',
-        `no space left on the device while writing "${path}"`,
-        'free some space or choose another --out',
-        { cause: e },
-      );
-    case 'ENAMETOOLONG':
-      return new SecureStreamError(
-        'output-name-too-long',
-        `output path "${path}" is too long for the file system (at most ${NAME_MAX} bytes per name)`,
-        'choose a shorter --out',
-        { cause: e },
-      );
-    case 'EISDIR':
-      return new SecureStreamError(
-        'output-is-directory',
-        `output path "${path}" is a directory`,
-        undefined,
-        { cause: e },
-      );
-    default:
-      return new SecureStreamError(
-        'output-failed',
-        `cannot write "${path}": ${e instanceof Error ? e.message : String(e)}`,
-        undefined,
-        { cause: e },
-      );
-  }
 }

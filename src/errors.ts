@@ -109,6 +109,7 @@ const EXIT_CLASS = {
   'output-dir-missing': 'failure',
   'output-not-writable': 'failure',
   'output-is-directory': 'failure',
+  'output-is-socket': 'failure',
   'output-failed': 'failure',
   'output-name-too-long': 'failure',
   'disk-full': 'failure',

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
-import { outputError } from './atomic.js';
+import { outputError } from './outputerror.js';
 
 /**
  * Written bytes after which the sink starts an fdatasync in the background. The disk then
@@ -15,6 +15,11 @@ export interface FileSinkOptions {
   highWaterMark?: number;
   /** File offset of the first byte written (default 0): a resumed download appends. */
   position?: number;
+  /**
+   * False for a FIFO or a device written in place (src/specialfile.ts): writes go to the
+   * current offset and no background fdatasync is started (default true).
+   */
+  seekable?: boolean;
 }
 
 /**
@@ -29,9 +34,10 @@ export class FileSink extends Writable {
   private syncing: Promise<void> | undefined;
   private syncError: unknown;
   private readonly writebackBytes: number;
+  private readonly seekable: boolean;
   /** Background fdatasyncs started so far. */
   syncs = 0;
-  /** File offset after the last byte written so far. */
+  /** File offset after the last byte written so far (bytes written, when not seekable). */
   position: number;
 
   constructor(
@@ -40,7 +46,8 @@ export class FileSink extends Writable {
     opts: FileSinkOptions = {},
   ) {
     super({ highWaterMark: opts.highWaterMark ?? 4 * 1024 * 1024, decodeStrings: false });
-    this.writebackBytes = opts.writebackBytes ?? WRITEBACK_BYTES;
+    this.seekable = opts.seekable ?? true;
+    this.writebackBytes = this.seekable ? (opts.writebackBytes ?? WRITEBACK_BYTES) : Infinity;
     this.position = opts.position ?? 0;
   }
 
@@ -79,7 +86,8 @@ export class FileSink extends Writable {
     if (this.syncError !== undefined) throw outputError(this.syncError, this.path);
     let rest = bufs;
     while (rest.length > 0) {
-      const { bytesWritten } = await this.handle.writev(rest, this.position);
+      const at = this.seekable ? this.position : undefined; // undefined: the current offset
+      const { bytesWritten } = await this.handle.writev(rest, at);
       this.position += bytesWritten;
       rest = skip(rest, bytesWritten);
       this.unsynced += bytesWritten;

@@ -4,10 +4,9 @@ import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AtomicFile } from '../atomic.js';
 import type { EncryptCommandOptions } from '../config.js';
-import { FileSink } from '../filesink.js';
 import { sha256sumLine } from '../digest.js';
+import { openOutput } from '../specialfile.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import {
   createEncryptStream,
@@ -124,7 +123,8 @@ export function inputError(e: unknown, path: string): SecureStreamError {
  * Streams `input` through `transform` into an AtomicFile at `outPath` and returns the SHA-256
  * (hex) of the bytes written. `accept`, given that digest, may throw to refuse the result.
  * On any failure, and when `signal` aborts, the temporary file is removed and nothing appears
- * at `outPath`.
+ * at `outPath`; an existing device or FIFO at `outPath` is written in place (openOutput) and
+ * has had the bytes that came before the failure.
  */
 export async function streamToFile(
   input: string,
@@ -134,7 +134,7 @@ export async function streamToFile(
 ): Promise<string> {
   const { accept = () => undefined, signal } = opts;
   const source = await openInput(input);
-  const file = await AtomicFile.create(outPath, { signal }).catch((e: unknown) => {
+  const file = await openOutput(outPath, { signal }).catch((e: unknown) => {
     source.destroy();
     throw e;
   });
@@ -149,7 +149,7 @@ export async function streamToFile(
           yield b;
         }
       },
-      new FileSink(file.handle, outPath),
+      file.sink(),
       ...(signal ? [{ signal }] : []),
     );
     const hex = hash.digest('hex');

@@ -14,9 +14,9 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AtomicFile, writeWholeFile } from '../atomic.js';
+import { openOutput, type OutputFile } from '../specialfile.js';
 import { targetOf } from '../http/target.js';
 import { SecureStreamError, errnoCode } from '../errors.js';
-import { FileSink } from '../filesink.js';
 import type { Mode } from '../protocol.js';
 import { retry } from '../retry.js';
 import type { HttpConnection, HttpResponse } from '../transport/httpclient.js';
@@ -62,7 +62,7 @@ export const SMALL_BODY = 256 * 1024;
 const fresh = (): HeldPrefix => ({ bytes: 0, hash: createHash('sha256') });
 
 class HttpTransfer {
-  private file: AtomicFile | undefined;
+  private file: OutputFile | undefined;
   private readonly paths: PartialPaths | undefined;
   /** The bytes of the current version held (on disk or already on stdout), hashed. */
   private held: HeldPrefix = fresh();
@@ -74,11 +74,13 @@ class HttpTransfer {
   private mode: Mode = 'plain';
   /** Bytes of the file known to be written (for a kept partial's record). */
   private onDisk = 0;
-  private sink: FileSink | undefined;
+  /** Where the body goes on disk: a FileSink (its `position`), or a device or FIFO. */
+  private sink: (Writable & { position?: number }) | undefined;
   private received = 0;
   private resumedAt: number | undefined;
   private startedOver = false;
-  private wroteStdout = false;
+  /** Bytes went to stdout or a device written in place: they cannot be taken back. */
+  private wroteOut = false;
   /** The file may hold bytes (from an earlier attempt or run): emptied before starting over. */
   private written = false;
 
@@ -113,19 +115,28 @@ class HttpTransfer {
     }
   }
 
-  /** The output file: a kept partial adopted (--continue), or a new temporary file. */
+  /**
+   * The output file: a kept partial adopted (--continue), a new temporary file when the first
+   * byte is to be written, or a device or FIFO, opened once for all attempts (closing a FIFO
+   * would end its reader).
+   */
   private async open(): Promise<void> {
     const { output } = this.job;
+    if (output.kind === 'special') {
+      this.file = await openOutput(output.path, { signal: this.s.signal });
+      return;
+    }
     if (output.kind !== 'file') return;
     const opts = { signal: this.s.signal, syncFolder: this.s.syncFolder };
     if (this.s.resume) {
       const found = await findPartial(output.path, this.job.name);
       if (found.kind === 'usable') {
         const { record, paths } = found;
-        this.file = await AtomicFile.adopt(output.path, paths.data, opts);
+        const adopted = await AtomicFile.adopt(output.path, paths.data, opts);
+        this.file = adopted;
         this.written = true;
         // Writes in flight when the partial was kept may have landed after its record.
-        await this.file.handle.truncate(record.bytes);
+        await adopted.handle.truncate(record.bytes);
         await removeRecord(paths);
         this.etag = record.etag;
         this.length = record.length;
@@ -138,19 +149,20 @@ class HttpTransfer {
         await removePartial(found.paths);
       }
     }
-    if (this.file) this.watchSignal(this.file);
+    if (this.file && !this.file.direct) this.watchSignal(this.file);
   }
 
   /** The temporary file, made when the first byte is to be written. */
-  private async ensureFile(): Promise<AtomicFile | undefined> {
+  private async ensureFile(): Promise<OutputFile | undefined> {
     const { output } = this.job;
     if (this.file || output.kind !== 'file') return this.file;
-    this.file = await AtomicFile.create(output.path, {
+    const file = await AtomicFile.create(output.path, {
       signal: this.s.signal,
       syncFolder: this.s.syncFolder,
     });
-    this.watchSignal(this.file);
-    return this.file;
+    this.file = file;
+    this.watchSignal(file);
+    return file;
   }
 
   /** With --keep-partial, a signal keeps the partial instead of removing it. */
@@ -171,7 +183,7 @@ class HttpTransfer {
       headers['range'] = `bytes=${start}-`;
       headers['if-range'] = this.etag;
       // The held bytes of an earlier run are hashed from disk while the request goes out.
-      if (this.fromDisk && this.file && !this.fromDisk.hash) {
+      if (this.fromDisk && this.file && !this.file.direct && !this.fromDisk.hash) {
         this.fromDisk.hash = hashPrefix(this.file.handle, start);
         this.fromDisk.hash.catch(() => undefined); // awaited later, or dropped on a 200
       }
@@ -241,16 +253,15 @@ class HttpTransfer {
     return start;
   }
 
-  /** Forgets the bytes held: the file is emptied (stdout cannot be). */
+  /** Forgets the bytes held: the file is emptied (stdout and a device cannot be). */
   private async startOver(): Promise<void> {
-    if (this.file) {
-      if (this.written) await this.file.handle.truncate(0);
-    } else if (this.wroteStdout) {
+    if (this.wroteOut) {
       throw new SecureStreamError(
         'digest-mismatch',
-        `"${this.job.name}" changed on the server after ${this.held.bytes} bytes went to standard output`,
+        `"${this.job.name}" changed on the server after ${this.held.bytes} bytes went to ${this.file ? `"${this.file.path}"` : 'standard output'}`,
       );
     }
+    if (this.file && this.written && !this.file.direct) await this.file.handle.truncate(0);
     this.held = fresh();
     this.fromDisk = undefined;
     this.onDisk = 0;
@@ -285,7 +296,7 @@ class HttpTransfer {
       await pump(res.body, sink, (chunk) => {
         check.add(chunk);
         this.received += chunk.length;
-        this.wroteStdout ||= !this.file;
+        this.wroteOut ||= this.inPlace();
         this.s.progress(chunk.length);
       });
       await this.settle(sink);
@@ -340,7 +351,7 @@ class HttpTransfer {
         res.body.destroy(e as Error);
       }
       this.received += b.length;
-      this.wroteStdout ||= !this.file;
+      this.wroteOut ||= this.inPlace();
       this.s.progress(b.length);
     });
     let stored;
@@ -365,9 +376,10 @@ class HttpTransfer {
     let committed = Promise.resolve();
     const { output } = this.job;
     const { file, paths } = this;
-    if (file && output.kind === 'file') {
-      path = finalPath(output, this.mode, decrypts);
-      committed = file.commit(path).then(() => (paths ? removePartial(paths) : undefined));
+    if (file && output.kind !== 'stdout') {
+      path = output.kind === 'file' ? finalPath(output, this.mode, decrypts) : output.path;
+      const done = file.direct ? file.commit() : file.commit(path);
+      committed = done.then(() => (paths ? removePartial(paths) : undefined));
     }
     return { result: this.result(res, path, sha256, size, decrypts), committed };
   }
@@ -397,7 +409,7 @@ class HttpTransfer {
     const file = await this.ensureFile();
     if (!file) return process.stdout;
     this.written = true;
-    this.sink = new FileSink(file.handle, file.path, { position });
+    this.sink = file.direct ? file.sink() : file.sink(position);
     return this.sink;
   }
 
@@ -408,7 +420,7 @@ class HttpTransfer {
     try {
       await finished(sink);
     } finally {
-      this.onDisk = this.sink.position;
+      this.onDisk = this.sink.position ?? this.onDisk; // no position: written in place
     }
   }
 
@@ -422,9 +434,14 @@ class HttpTransfer {
     return check.truncated('the connection closed');
   }
 
+  /** Whether bytes written go out at once: to stdout, or to a device or FIFO. */
+  private inPlace(): boolean {
+    return this.file === undefined || this.file.direct;
+  }
+
   /** Whether another attempt could do any good (stdout cannot take back what went out). */
   private canRetry(): boolean {
-    return !(this.wroteStdout && !this.resumable());
+    return !(this.wroteOut && !this.resumable());
   }
 
   private resumable(): boolean {
@@ -437,6 +454,7 @@ class HttpTransfer {
     const bytes = this.onDisk;
     if (
       this.paths &&
+      !this.file.direct &&
       this.etag &&
       this.length !== undefined &&
       bytes > 0 &&

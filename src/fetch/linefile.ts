@@ -5,7 +5,7 @@
  */
 import { AtomicFile } from '../atomic.js';
 import { SecureStreamError } from '../errors.js';
-import { FileSink } from '../filesink.js';
+import { openOutput, type OutputFile } from '../specialfile.js';
 import { retry } from '../retry.js';
 import { lineRequest } from '../transport/client.js';
 import type { Dialed } from '../transport/dial.js';
@@ -21,18 +21,29 @@ export async function fetchOverLine(
   if (s.keepPartial && job.output.kind === 'file') {
     s.note(`"${job.name}": the line protocol cannot resume, so no partial download is kept`);
   }
-  // Bytes on standard output cannot be taken back: once some went out, a failure is final.
+  // Bytes on standard output or a device cannot be taken back: once some went out, a failure
+  // is final.
   const state = { wrote: false };
   const policy = s.retry && {
     ...s.retry,
     retryable: (e: unknown) => !state.wrote && (s.retry?.retryable(e) ?? false),
   };
-  return retry(() => once(connect, job, s, state), policy, {
-    signal: s.signal,
-    onRetry: (e, ms) => {
-      s.note(`"${job.name}": ${(e as Error).message}; starting over in ${ms} ms`);
-    },
-  });
+  // A device or FIFO is opened once for all attempts: closing a FIFO would end its reader.
+  const special =
+    job.output.kind === 'special'
+      ? await openOutput(job.output.path, { signal: s.signal })
+      : undefined;
+  try {
+    return await retry(() => once(connect, job, s, state, special), policy, {
+      signal: s.signal,
+      onRetry: (e, ms) => {
+        s.note(`"${job.name}": ${(e as Error).message}; starting over in ${ms} ms`);
+      },
+    });
+  } catch (e) {
+    await special?.abort();
+    throw e;
+  }
 }
 
 async function once(
@@ -40,23 +51,25 @@ async function once(
   job: FetchJob,
   s: FetchSettings,
   state: { wrote: boolean },
+  special: OutputFile | undefined,
 ): Promise<Fetched> {
   const { output } = job;
   // Created before dialling: an output folder that is missing or read-only fails at once.
   const file =
-    output.kind === 'file'
+    special ??
+    (output.kind === 'file'
       ? await AtomicFile.create(output.path, { signal: s.signal, syncFolder: s.syncFolder })
-      : undefined;
+      : undefined);
   try {
     const dialed = await connect();
     const res = await lineRequest(dialed, { name: job.name, signal: s.signal });
     s.announce(res.length);
     if (s.verbose) s.note(`receiving ${res.length} bytes, mode ${res.mode}`);
     res.body.on('data', (b: Buffer) => {
-      state.wrote ||= output.kind === 'stdout';
+      state.wrote ||= output.kind !== 'file';
       s.progress(b.length);
     });
-    const sink = file ? new FileSink(file.handle, file.path) : process.stdout;
+    const sink = file ? file.sink() : process.stdout;
     const stored = await storeBody(res.body, res.mode, s.privateKey, s.decrypt, sink);
     const trailer = res.body.trailer;
     if (!trailer) throw new SecureStreamError('protocol', 'the response ended without a trailer');
@@ -67,9 +80,9 @@ async function once(
     }
     let path = '-';
     let committed = Promise.resolve();
-    if (file && output.kind === 'file') {
-      path = finalPath(output, res.mode, stored.decrypts);
-      committed = file.commit(path);
+    if (file && output.kind !== 'stdout') {
+      path = output.kind === 'file' ? finalPath(output, res.mode, stored.decrypts) : output.path;
+      committed = file.direct ? file.commit() : file.commit(path);
     }
     const result = {
       name: job.name,
@@ -84,7 +97,7 @@ async function once(
     };
     return { result, committed };
   } catch (e) {
-    await file?.abort();
+    if (file !== special) await file?.abort();
     throw e;
   }
 }

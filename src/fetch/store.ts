@@ -1,6 +1,7 @@
 /**
  * Where the bytes of one download go, whatever wire brought them: the output path rules of
- * `--out`, a file that appears only when complete (AtomicFile) or standard output, the
+ * `--out`, a file that appears only when complete (AtomicFile), an existing device or FIFO
+ * written in place (src/specialfile.ts) or standard output, the
  * sstream-v1 decoder for an encrypted body, and the plaintext digest check when it decrypts.
  */
 import { createHash, type KeyObject } from 'node:crypto';
@@ -10,13 +11,20 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import type { Mode } from '../protocol.js';
+import { specialKind } from '../specialfile.js';
 import { sstreamDecoder } from '../transport/sstream.js';
 
-/** Where a download goes: a file (an undecrypted sstream-v1 body may get its own name), or stdout. */
-export type Output = { kind: 'stdout' } | { kind: 'file'; path: string; encryptedPath: string };
+/**
+ * Where a download goes: a file (an undecrypted sstream-v1 body may get its own name), an
+ * existing device or FIFO (`special`: bytes go out as they come, like stdout's), or stdout.
+ */
+export type Output =
+  | { kind: 'stdout' }
+  | { kind: 'file'; path: string; encryptedPath: string }
+  | { kind: 'special'; path: string };
 
 /** The output for NAME stored as `name` (a relative path) inside `dir`. */
-export function inFolder(dir: string, name: string): Output {
+export function inFolder(dir: string, name: string): Output & { kind: 'file' } {
   const path = join(dir, name);
   return { kind: 'file', path, encryptedPath: `${path}.sst` };
 }
@@ -25,14 +33,17 @@ export function inFolder(dir: string, name: string): Output {
  * `--out` for one name as curl and wget read it: absent, the basename of NAME here (NAME.sst
  * for an encrypted body stored as is); `-`, standard output; an existing folder (or a path
  * ending in `/`, which must then exist), the basename of NAME in it; anything else, that file,
- * whatever the mode.
+ * whatever the mode. Whichever it is, an existing character or block device or FIFO there
+ * (symbolic links followed) is written in place, whatever the mode.
+ * @throws SecureStreamError `output-dir-missing`, `output-is-socket`
  */
 export async function resolveOutput(name: string, out: string | undefined): Promise<Output> {
   if (out === '-') return { kind: 'stdout' };
-  if (out === undefined) return inFolder('.', posix.basename(name));
-  return (await isFolder(out))
-    ? inFolder(out, posix.basename(name))
-    : { kind: 'file', path: out, encryptedPath: out };
+  const output: Output & { kind: 'file' } =
+    out !== undefined && !(await isFolder(out))
+      ? { kind: 'file', path: out, encryptedPath: out }
+      : inFolder(out ?? '.', posix.basename(name));
+  return (await specialKind(output.path)) ? { kind: 'special', path: output.path } : output;
 }
 
 /**
