@@ -140,6 +140,14 @@ export function manPage(program: Command, date: Date): string {
     for (const o of cmd.createHelp().visibleOptions(cmd)) out.push(...optionItem(o));
   }
   out.push(
+    '.SH OUTPUT FILES',
+    ...fill(
+      'get, payload, encrypt and decrypt write a new file through a temporary file beside it, .NAME.<random>.part (mode 0600), renamed into place only when complete and verified. An output that exists and is a character or block device or a FIFO (symbolic links followed), such as /dev/null, is written in place instead, as curl, wget and cp do: never replaced, removed or given a mode; its bytes go out before they are verified, so the exit status is the verdict. A socket is refused (output-is-socket).',
+    ),
+    '.PP',
+    ...fill(
+      'Each stored file is printed as its sha256sum(1) line; a path with a backslash, newline or carriage return is written as GNU sha256sum writes it (the line starts with a backslash), so sha256sum -c verifies it. Text from a server (refusal messages, listings, ls --long) and names in the server log are shown with control and bidirectional characters escaped (\\x1b, \\u202e); sha256sum lines and ls names on standard output are escaped only on a terminal, and exact in a pipe.',
+    ),
     '.SH SIGNALS',
     'For \\fBserve\\fR:',
     '.TP',

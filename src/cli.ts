@@ -23,17 +23,21 @@ import {
 } from './config.js';
 import { runInterruptible } from './interrupt.js';
 import { CONNREFUSED_RETRY_MS } from './retry.js';
+import { escapeControls } from './terminaltext.js';
 import { versionReport } from './version.js';
 import { isEntryPoint, userArguments } from './argv.js';
 
 // Command modules load on first use: `get` should not pay for the PKI generator, the logger
 // or the YAML parser at start-up.
 
+// Lines for a person: what a server or a path put in them cannot act on the terminal
+// (src/terminaltext.ts). Standard output is escaped only on a terminal: in a pipe, its
+// `sha256sum` lines stay exactly as `sha256sum -c` reads them.
 const out = (line: string): void => {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${process.stdout.isTTY ? escapeControls(line) : line}\n`);
 };
 const note = (line: string): void => {
-  process.stderr.write(`securestream: ${line}\n`);
+  process.stderr.write(`securestream: ${escapeControls(line)}\n`);
 };
 
 function pkiOptions(cmd: Command): Command {
@@ -247,7 +251,7 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
     const { runLs } = await import('./commands/ls.js');
     const opts = lsOptions(prefix, o);
     await runInterruptible((signal) =>
-      runLs({ ...opts, signal }, (text) => {
+      runLs({ ...opts, signal, terminal: process.stdout.isTTY }, (text) => {
         process.stdout.write(text);
       }),
     );

@@ -480,6 +480,11 @@ export interface LsOptions {
   material: MaterialPaths;
   format: 'names' | 'long' | 'json';
   waitForServer: boolean;
+  /**
+   * Standard output is a terminal: names are shown with control characters escaped (as GNU ls
+   * does); in a pipe they stay exact, for `get --from -`.
+   */
+  terminal?: boolean;
   signal?: AbortSignal;
 }
 

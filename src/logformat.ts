@@ -5,6 +5,7 @@
  * names in docs/SECURITY.md); this is only how a person reads them.
  */
 import { formatBytes } from './progress.js';
+import { escapeControls, jsonForTerminal } from './terminaltext.js';
 import { formatHostPort } from './transport/address.js';
 
 /** A pino record as parsed from its JSON line. */
@@ -122,7 +123,7 @@ function handshakeLine(log: LogRecord, c: Colors): string {
 function genericLine(log: LogRecord, c: Colors): string {
   const pairs = Object.entries(log)
     .filter(([k, v]) => !HIDDEN.has(k) && k !== 'worker' && v !== undefined)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? quoteIfNeeded(v) : JSON.stringify(v)}`);
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? quoteIfNeeded(v) : jsonForTerminal(v)}`);
   return [str(log['msg'] ?? ''), ...pairs.map((p) => c.gray(p))].join(' ');
 }
 
@@ -163,15 +164,23 @@ function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
-function str(v: unknown): string {
+function raw(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/**
+ * A field as text. Names, subjects, reasons and peers come from clients (a request name,
+ * a certificate's subject): what a terminal would act on is escaped (src/terminaltext.ts).
+ */
+function str(v: unknown): string {
+  return escapeControls(raw(v));
 }
 
 /** A name as a JSON string: quoted, control characters escaped, so a line stays one line. */
 function quote(v: unknown): string {
-  return JSON.stringify(str(v));
+  return jsonForTerminal(raw(v));
 }
 
 function quoteIfNeeded(v: string): string {
-  return /^[\w.:/@=+-]+$/.test(v) ? v : JSON.stringify(v);
+  return /^[\w.:/@=+-]+$/.test(v) ? v : jsonForTerminal(v);
 }

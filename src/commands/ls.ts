@@ -11,6 +11,7 @@ import { isPattern, patternMatches } from '../fetch/names.js';
 import { Remote } from '../fetch/remote.js';
 import { loadTlsMaterial } from '../pki/load.js';
 import { WireError } from '../protocol.js';
+import { escapeControls, jsonForTerminal } from '../terminaltext.js';
 import type { HttpConnection } from '../transport/httpclient.js';
 
 /** Lists and prints, line by line, as pages arrive. Returns the number of entries printed. */
@@ -24,7 +25,7 @@ export async function runLs(opts: LsOptions, print: (text: string) => void): Pro
     waitForServer: opts.waitForServer,
     signal: opts.signal,
   });
-  const out = printer(opts.format, print);
+  const out = printer(opts.format, print, opts.terminal ?? false);
   try {
     const conn = remote.http(0);
     for await (const e of entries(conn, opts.prefix, opts.signal)) out.entry(e);
@@ -70,15 +71,25 @@ interface Printer {
 /** Width of the size column of `--long`: a petabyte in bytes still fits. */
 const SIZE_WIDTH = 16;
 
-function printer(format: LsOptions['format'], print: (text: string) => void): Printer {
+/**
+ * How each format prints entries. Names passed the name rules (no C0 control, DEL or
+ * backslash) but may hold C1 or bidirectional controls, and the time is the server's text:
+ * `--long` is for people and escapes both (src/terminaltext.ts); names alone are escaped on a
+ * terminal and exact in a pipe; JSON stays exact JSON with those characters as \u escapes.
+ */
+function printer(
+  format: LsOptions['format'],
+  print: (text: string) => void,
+  terminal: boolean,
+): Printer {
   let n = 0;
-  const shown = (e: RemoteEntry): string => (e.type === 'folder' ? `${e.path}/` : e.path);
+  const path = (e: RemoteEntry): string => (e.type === 'folder' ? `${e.path}/` : e.path);
   switch (format) {
     case 'names':
       return {
         entry: (e) => {
           n++;
-          print(`${shown(e)}\n`);
+          print(`${terminal ? escapeControls(path(e)) : path(e)}\n`);
         },
         end: () => n,
       };
@@ -88,7 +99,7 @@ function printer(format: LsOptions['format'], print: (text: string) => void): Pr
           n++;
           const size = e.type === 'file' ? String(e.size ?? 0) : '-';
           print(
-            `${e.type === 'folder' ? 'd' : '-'} ${size.padStart(SIZE_WIDTH)}  ${e.mtime}  ${e.sha256 ?? '-'.padEnd(64)}  ${shown(e)}\n`,
+            `${e.type === 'folder' ? 'd' : '-'} ${size.padStart(SIZE_WIDTH)}  ${escapeControls(e.mtime)}  ${e.sha256 ?? '-'.padEnd(64)}  ${escapeControls(path(e))}\n`,
           );
         },
         end: () => n,
@@ -104,7 +115,7 @@ function printer(format: LsOptions['format'], print: (text: string) => void): Pr
             mtime: e.mtime,
             ...(e.sha256 === undefined ? {} : { sha256: e.sha256 }),
           };
-          print(`${n++ === 0 ? '[\n' : ',\n'}${JSON.stringify(json)}`);
+          print(`${n++ === 0 ? '[\n' : ',\n'}${jsonForTerminal(json)}`);
         },
         end: () => {
           print(n === 0 ? '[]\n' : '\n]\n');
