@@ -21,6 +21,7 @@ import { WireError } from '../protocol.js';
 import type { HttpConnectionHandle, OutcomeName } from '../transport/session.js';
 import {
   handleRequest,
+  newRecord,
   type HttpContext,
   type RequestHead,
   type RequestRecord,
@@ -51,7 +52,9 @@ export interface HttpConnectionInit {
 class Connection implements HttpConnectionHandle {
   requests = 0;
   inFlight = 0;
-  bytes = 0;
+  /** Body bytes of the requests answered, and the records of those being answered. */
+  private answered = 0;
+  private readonly answering = new Set<RequestRecord>();
   cutShort = false;
   closing = false;
   private deadline: NodeJS.Timeout | undefined;
@@ -66,6 +69,23 @@ class Connection implements HttpConnectionHandle {
     private readonly limits: HttpLimits,
   ) {
     this.version = init.version;
+  }
+
+  /** Body bytes sent, responses in flight included (securestream_sent_bytes_total). */
+  get bytes(): number {
+    let n = this.answered;
+    for (const rec of this.answering) n += rec.bytes;
+    return n;
+  }
+
+  /** Counts the bytes of `rec` while its response goes out, then as answered. */
+  track(rec: RequestRecord, served: Promise<RequestRecord>): Promise<RequestRecord> {
+    this.answering.add(rec);
+    return served.then((done) => {
+      this.answering.delete(rec);
+      this.answered += done.bytes;
+      return done;
+    });
   }
 
   /** Arms the deadline for the next complete request header, `ms` from `since`. */
@@ -283,15 +303,23 @@ export class HttpFront {
     if (c.session && c.requests >= this.opts.limits.maxRequestsPerConnection) c.session.close();
     const started = process.hrtime.bigint();
     const sink = sinkOf(res);
-    const served = c.init.busy
-      ? refuseBusy(head, sink)
-      : handleRequest(head, sink, {
-          ...c.init.ctx,
-          // The client waits while its file is hashed; that is not a stalled transfer.
-          busy: throttled(() => c.socket.setTimeout(this.opts.idleTimeoutMs)),
-        });
+    const rec = newRecord(head);
+    const served = c.track(
+      rec,
+      c.init.busy
+        ? refuseBusy(head, sink)
+        : handleRequest(
+            head,
+            sink,
+            {
+              ...c.init.ctx,
+              // The client waits while its file is hashed; that is not a stalled transfer.
+              busy: throttled(() => c.socket.setTimeout(this.opts.idleTimeoutMs)),
+            },
+            rec,
+          ),
+    );
     void served.then((rec) => {
-      c.bytes += rec.bytes;
       if (rec.outcome === 'client-gone') c.cutShort = true;
       c.init.onRequest(rec, c.version, Number(process.hrtime.bigint() - started) / 1e6);
       if (c.init.busy) c.close();

@@ -89,18 +89,21 @@ export interface RequestRecord {
   reason?: string;
 }
 
+/** The record of a request not answered yet. */
+export function newRecord(head: RequestHead): RequestRecord {
+  return { method: head.method, target: head.url, status: 0, outcome: 'ok', bytes: 0 };
+}
+
+/**
+ * Answers one request and returns its record, `rec` itself, filled in as the response goes:
+ * its `bytes` grow with the body while it is sent.
+ */
 export async function handleRequest(
   head: RequestHead,
   sink: ResponseSink,
   ctx: HttpContext,
+  rec: RequestRecord = newRecord(head),
 ): Promise<RequestRecord> {
-  const rec: RequestRecord = {
-    method: head.method,
-    target: head.url,
-    status: 0,
-    outcome: 'ok',
-    bytes: 0,
-  };
   const isHead = head.method === 'HEAD';
   try {
     if (head.method !== 'GET' && !isHead) {

@@ -60,7 +60,14 @@ export function sinkOf(res: NodeResponse): ResponseSink {
           reject(clientGone());
           return;
         }
+        // node drops the callback of a write to a socket that was destroyed before the
+        // response heard of it (its 'close' comes a tick later): that 'close' settles it.
+        const onClose = (): void => {
+          reject(clientGone());
+        };
+        r.once('close', onClose);
         r.write(b, (err) => {
+          r.off('close', onClose);
           if (err) reject(clientGone());
           else resolve();
         });

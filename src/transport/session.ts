@@ -37,7 +37,7 @@ export interface HttpConnectionHandle {
   /** Resolves once every request begun has been logged; then the totals are final. */
   settled(): Promise<void>;
   readonly requests: number;
-  /** Body bytes sent over all requests. */
+  /** Body bytes sent over all requests, responses in flight included. */
   readonly bytes: number;
 }
 
@@ -204,7 +204,7 @@ export class Session {
     }
   }
 
-  /** Body bytes handed to the socket so far (HTTP: by the requests answered so far). */
+  /** Body bytes handed to the socket so far (HTTP: responses in flight included). */
   get bytesSent(): number {
     return this.http ? this.http.bytes : this.progress.bytes;
   }

@@ -10,6 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
@@ -232,6 +234,54 @@ describe('status endpoint: HTTP requests', { skip: promtool ?? missing('curl') }
     assert.equal(m.get('securestream_requests_total{protocol="line",outcome="ok"}') ?? 0, 0);
     assert.equal(m.get('securestream_transfer_duration_seconds_count{protocol="h2"}'), 1);
     assert.equal(m.get('securestream_sent_bytes_total'), 3 * 'hello\n'.length);
+  });
+});
+
+describe('status endpoint: an HTTP response in flight', () => {
+  let fx: Fixture;
+  let server: ServerProcess;
+  let port: number;
+  const size = 48 << 20; // far more than the loopback socket buffers hold
+
+  before(async () => {
+    fx = await makeFixture({ 'big.bin': randomBytes(size) });
+    server = await startServer(['--pki', fx.pki.pki, '--root', fx.root, '--status-listen', '0']);
+    port = await statusPort(server);
+  });
+  after(async () => {
+    await server.stop();
+    await fx.remove();
+  });
+
+  it('counts the bytes of a response while it is sent, each byte once, and logs the client gone mid-body', async () => {
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port: server.port,
+      path: '/big.bin',
+      servername: 'localhost',
+      ca: await readFile(fx.pki.ca),
+      cert: await readFile(fx.pki.client.cert),
+      key: await readFile(fx.pki.client.key),
+      agent: false,
+    });
+    const responded = once(req, 'response');
+    req.end();
+    const [res] = (await responded) as [IncomingMessage];
+    assert.equal(res.statusCode, 200);
+    await once(res, 'data');
+    res.pause(); // the server goes on until the socket buffers are full, then waits
+    let sent = 0;
+    for (const deadline = Date.now() + 10_000; sent === 0 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 50));
+      sent = samples((await get(port, '/metrics')).body).get('securestream_sent_bytes_total') ?? 0;
+    }
+    assert.ok(sent > 0 && sent < size, `sent ${sent} of ${size} while the response is held`);
+    assert.ok(!/"msg":"request"/.test(server.logs()), 'the request is still in flight');
+    req.destroy();
+    const line = await server.waitForLog((l) => l['msg'] === 'request');
+    assert.equal(line['outcome'], 'client-gone');
+    const after = samples((await get(port, '/metrics')).body);
+    assert.equal(after.get('securestream_sent_bytes_total'), line['bytes']);
   });
 });
 
