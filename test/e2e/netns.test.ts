@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { netnsUnsupported } from '../../scripts/netns.js';
 import { issueCertificate } from '../../src/pki/generate.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { CLI, run, runCli, tempDir } from '../helpers/proc.js';
@@ -22,16 +23,6 @@ const CLI_NS = `ss-cli-${process.pid}`;
 // interface names are at most 15 bytes
 const SRV_IF = `ssv${process.pid}s`.slice(0, 15);
 const CLI_IF = `ssv${process.pid}c`.slice(0, 15);
-
-/** Why this test cannot run here, or undefined when it can. */
-function unsupported(): string | undefined {
-  if (process.platform !== 'linux') return `network namespaces need Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return 'needs root to create network namespaces';
-  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  if (r.error) return `"ip netns" is not available: ${r.error.message}`;
-  if (r.status !== 0) return `"ip netns list" failed: ${r.stderr.trim()}`;
-  return undefined;
-}
 
 /** Runs `ip ARGS`, failing the test with ip's own words. */
 function ip(...args: string[]): string {
@@ -193,7 +184,7 @@ async function stopNsServer(s: NsServer): Promise<void> {
 }
 
 void test('client-in-one-namespace-downloads-from-server-in-another', async (t: TestContext) => {
-  const reason = unsupported();
+  const reason = netnsUnsupported();
   if (reason) {
     t.diagnostic(`skipped: ${reason}`);
     t.skip(reason);
