@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: securestream against nginx, OpenSSH and openssl s_server on loopback.
  * Flags: `--full` (1 GiB / 4 GiB / 64 MiB × 50, longer), `--only CASE[,CASE]` (1–5, 7, 8 or
- * download, encrypt, handshake, concurrent, memory, format, http, many), `--runs N`, `--tmp DIR` (parent of
+ * download, encrypt, handshake, concurrent, memory, format, http, many), `--parts PART[,PART]`
+ * (case 8's parts: small, large, resume; default all), `--runs N`, `--tmp DIR` (parent of
  * the scratch folder, on disk; default /var/tmp). Prints tables and writes bench/results/*.json.
  */
 import { createHash } from 'node:crypto';
@@ -23,6 +24,8 @@ import { caseHttp, manyRows, prepareSmallFiles, rps } from './cases/http.js';
 import {
   caseMany,
   loadNote,
+  MANY_PARTS,
+  type ManyPartName,
   manyRows as manyPartRows,
   wallRatio,
   LARGE,
@@ -45,6 +48,7 @@ type CaseName = (typeof CASES)[number];
 interface Args {
   full: boolean;
   only: Set<CaseName>;
+  parts: Set<ManyPartName>;
   runs?: number;
   tmp: string;
 }
@@ -52,14 +56,15 @@ interface Args {
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: error: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--full] [--only CASE[,CASE…]] [--runs N] [--tmp DIR]\n' +
-      `  CASE: 1-5, 7, 8 or ${CASES.join(', ')}\n`,
+    'usage: npm run bench -- [--full] [--only CASE[,CASE…]] [--parts PART[,PART…]] [--runs N] [--tmp DIR]\n' +
+      `  CASE: 1-5, 7, 8 or ${CASES.join(', ')}\n` +
+      `  PART (case 8): ${MANY_PARTS.join(', ')}\n`,
   );
   process.exit(msg ? 2 : 0);
 }
 
 export function parseArgs(argv: string[]): Args {
-  const a: Args = { full: false, only: new Set(), tmp: '/var/tmp' };
+  const a: Args = { full: false, only: new Set(), parts: new Set(), tmp: '/var/tmp' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => argv[++i] ?? usage(`${arg} needs a value`);
@@ -70,6 +75,12 @@ export function parseArgs(argv: string[]): Args {
         if (!name || c === '6') usage(`unknown case "${c}"`);
         a.only.add(name);
       }
+    } else if (arg === '--parts') {
+      for (const p of value().split(',')) {
+        const name = MANY_PARTS.find((x) => x === p);
+        if (!name) usage(`unknown part "${p}"`);
+        a.parts.add(name);
+      }
     } else if (arg === '--runs') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1 || n > 50) usage('--runs wants a whole number 1–50');
@@ -79,6 +90,7 @@ export function parseArgs(argv: string[]): Args {
     else usage(`unknown argument "${arg}"`);
   }
   if (a.only.size === 0) for (const c of CASES) a.only.add(c);
+  if (a.parts.size === 0) for (const p of MANY_PARTS) a.parts.add(p);
   return a;
 }
 
@@ -265,11 +277,13 @@ function targets(r: Results): string[][] {
   }
   if (r.many) {
     const { small, large, resume } = r.many;
-    const track = (part: typeof small, prefix: string) =>
-      part.tracks.find((t) => t.name.startsWith(prefix));
-    const get = (part: typeof small) => track(part, 'securestream');
-    const durable = (part: typeof small) => part.tracks.find((t) => t.name.includes('sync -f'));
-    const bare = (part: typeof small) => part.tracks.find((t) => t.name.includes('no sync'));
+    const track = (part: ManyPartResult | undefined, prefix: string) =>
+      part?.tracks.find((t) => t.name.startsWith(prefix));
+    const get = (part: ManyPartResult | undefined) => track(part, 'securestream');
+    const durable = (part: ManyPartResult | undefined) =>
+      part?.tracks.find((t) => t.name.includes('sync -f'));
+    const bare = (part: ManyPartResult | undefined) =>
+      part?.tracks.find((t) => t.name.includes('no sync'));
     const ratioOf = (a: ManyT | undefined, b: ManyT | undefined) =>
       a && b && !a.skip && !b.skip ? wallRatio(a, b) : undefined;
     line(
@@ -301,7 +315,8 @@ function targets(r: Results): string[][] {
   return rows;
 }
 
-type ManyT = NonNullable<Results['many']>['small']['tracks'][number];
+type ManyPartResult = NonNullable<NonNullable<Results['many']>['small']>;
+type ManyT = ManyPartResult['tracks'][number];
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -370,7 +385,7 @@ async function main(): Promise<void> {
   if (args.only.has('handshake')) results.handshake = await caseHandshakes(ctx);
   if (args.only.has('concurrent')) results.concurrent = await caseConcurrent(ctx);
   if (args.only.has('memory')) results.memory = await caseMemory(ctx);
-  if (args.only.has('many')) results.many = await caseMany(ctx);
+  if (args.only.has('many')) results.many = await caseMany(ctx, args.parts);
   if (args.only.has('format')) {
     say(`format: sstream-v1 over ${sizeName(plan.formatBytes)}, ${plan.runs} rounds`);
     results.format = await benchFormat({ bytes: plan.formatBytes, runs: plan.runs });
@@ -457,6 +472,7 @@ async function main(): Promise<void> {
     ] as const;
     sections.push('', '8. many files and resume (get --from LIST, get --continue)');
     for (const [part, bytes, files] of parts) {
+      if (!part) continue;
       sections.push(
         '',
         part.title,

@@ -61,10 +61,14 @@ export interface ManyPart {
 }
 
 export interface ManyResult {
-  small: ManyPart;
-  large: ManyPart;
-  resume: ManyPart;
+  small?: ManyPart;
+  large?: ManyPart;
+  resume?: ManyPart;
 }
+
+/** The parts of case 8, in the order they run (`--parts` picks some). */
+export const MANY_PARTS = ['small', 'large', 'resume'] as const;
+export type ManyPartName = (typeof MANY_PARTS)[number];
 
 interface Entrant {
   name: string;
@@ -330,7 +334,10 @@ async function resumePart(ctx: CaseContext, ss: Server): Promise<ManyPart> {
   );
 }
 
-export async function caseMany(ctx: CaseContext): Promise<ManyResult> {
+export async function caseMany(
+  ctx: CaseContext,
+  parts: ReadonlySet<ManyPartName> = new Set(MANY_PARTS),
+): Promise<ManyResult> {
   const root = ctx.peer.root;
   ctx.log(
     `case 8: ${SMALL.count} × ${SMALL.bytes} B, ${LARGE.count} × ${LARGE.bytes / MiB} MiB, ${RESUME.bytes / GiB} GiB resume`,
@@ -341,11 +348,13 @@ export async function caseMany(ctx: CaseContext): Promise<ManyResult> {
   const nginxMissing = ctx.missing.get('nginx') ?? ctx.missing.get('curl');
   const ng = nginxMissing ? undefined : await startNginx(ctx.peer);
   try {
+    const result: ManyResult = {};
     // Warm-up pass on both: digests known, files in the page cache.
     for (const [{ names }, label] of [
       [small, 'small'],
       [large, 'large'],
     ] as const) {
+      if (!parts.has(label)) continue;
       const out = join(ctx.out, `warm-${label}`);
       mkdirSync(out, { recursive: true });
       const list = join(ctx.peer.tmp, `warm-${label}.list`);
@@ -359,22 +368,26 @@ export async function caseMany(ctx: CaseContext): Promise<ManyResult> {
       );
       rmSync(out, { recursive: true, force: true });
     }
-    const smallPart = await measure(
-      ctx,
-      `(a) ${SMALL.count} files of ${SMALL.bytes} B in one command`,
-      manyEntrants(ctx, small, ss, ng, false, 'small'),
-      'small',
-      ['curl: one process, the 1,000 URLs from a --config file, one kept-alive connection'],
-    );
-    const largePart = await measure(
-      ctx,
-      `(b) ${LARGE.count} files of ${LARGE.bytes / MiB} MiB in one command`,
-      manyEntrants(ctx, large, ss, ng, true, 'large'),
-      'large',
-      ['curl --parallel --parallel-max 50 (its default): up to 50 connections at once'],
-    );
-    const resume = await resumePart(ctx, ss);
-    return { small: smallPart, large: largePart, resume };
+    if (parts.has('small')) {
+      result.small = await measure(
+        ctx,
+        `(a) ${SMALL.count} files of ${SMALL.bytes} B in one command`,
+        manyEntrants(ctx, small, ss, ng, false, 'small'),
+        'small',
+        ['curl: one process, the 1,000 URLs from a --config file, one kept-alive connection'],
+      );
+    }
+    if (parts.has('large')) {
+      result.large = await measure(
+        ctx,
+        `(b) ${LARGE.count} files of ${LARGE.bytes / MiB} MiB in one command`,
+        manyEntrants(ctx, large, ss, ng, true, 'large'),
+        'large',
+        ['curl --parallel --parallel-max 50 (its default): up to 50 connections at once'],
+      );
+    }
+    if (parts.has('resume')) result.resume = await resumePart(ctx, ss);
+    return result;
   } finally {
     await ss.stop();
     await ng?.stop();
