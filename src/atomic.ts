@@ -136,9 +136,12 @@ export class AtomicFile {
     this.keeper = keep;
   }
 
-  /** A FileSink over the temporary file from byte `position` on. */
-  sink(position = 0): FileSink {
-    return new FileSink(this.handle, this.path, { position });
+  /**
+   * A FileSink over the temporary file from byte `position` on; `onWritten` is told the file
+   * offset after every write.
+   */
+  sink(position = 0, onWritten?: (position: number) => void): FileSink {
+    return new FileSink(this.handle, this.path, { position, ...(onWritten && { onWritten }) });
   }
 
   /**

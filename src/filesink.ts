@@ -20,6 +20,8 @@ export interface FileSinkOptions {
    * current offset and no background fdatasync is started (default true).
    */
   seekable?: boolean;
+  /** Called with the file offset after the last byte written, after every write. */
+  onWritten?: (position: number) => void;
 }
 
 /**
@@ -35,6 +37,7 @@ export class FileSink extends Writable {
   private syncError: unknown;
   private readonly writebackBytes: number;
   private readonly seekable: boolean;
+  private readonly onWritten: ((position: number) => void) | undefined;
   /** Background fdatasyncs started so far. */
   syncs = 0;
   /** File offset after the last byte written so far (bytes written, when not seekable). */
@@ -49,6 +52,7 @@ export class FileSink extends Writable {
     this.seekable = opts.seekable ?? true;
     this.writebackBytes = this.seekable ? (opts.writebackBytes ?? WRITEBACK_BYTES) : Infinity;
     this.position = opts.position ?? 0;
+    this.onWritten = opts.onWritten;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -92,6 +96,7 @@ export class FileSink extends Writable {
       rest = skip(rest, bytesWritten);
       this.unsynced += bytesWritten;
     }
+    this.onWritten?.(this.position);
     if (this.unsynced >= this.writebackBytes && !this.syncing) {
       this.unsynced = 0;
       this.syncs++;

@@ -5,12 +5,13 @@
  * held bytes belong to, and the rest is appended; a 200 means the file changed, and the
  * download starts over from byte 0. Either way the file is committed only when the SHA-256 of
  * all its bytes (the held ones re-read from disk when they come from an earlier run) equals
- * the server's Repr-Digest; a resumed file that does not match starts over once. Encrypted
- * responses are made with fresh keys each time and cannot be resumed: a retry starts over.
+ * the server's Repr-Digest; a resumed file that does not match starts over once. Held bytes
+ * from disk are hashed on a worker thread (GrowingFileHash) while the rest is requested and
+ * written after them, so the read-back overlaps the transfer. Encrypted responses are made
+ * with fresh keys each time and cannot be resumed: a retry starts over.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { renameSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AtomicFile, writeWholeFile } from '../atomic.js';
@@ -21,6 +22,7 @@ import type { Mode } from '../protocol.js';
 import { retry } from '../retry.js';
 import type { HttpConnection, HttpResponse } from '../transport/httpclient.js';
 import { DownloadCheck, type HeldPrefix } from '../transport/integrity.js';
+import { GrowingFileHash } from './filehash.js';
 import {
   MAX_REFUSAL_BODY,
   PLAINTEXT_DIGEST_FIELD,
@@ -66,8 +68,13 @@ class HttpTransfer {
   private readonly paths: PartialPaths | undefined;
   /** The bytes of the current version held (on disk or already on stdout), hashed. */
   private held: HeldPrefix = fresh();
-  /** Bytes of a partial kept by an earlier run, not hashed yet (and the hash once asked). */
-  private fromDisk: { bytes: number; hash?: Promise<Hash> } | undefined;
+  /**
+   * Bytes of the file on disk that this process has not hashed: a partial kept by an earlier
+   * run, or what an attempt hashed on the worker thread before it failed.
+   */
+  private fromDisk: { bytes: number } | undefined;
+  /** The current attempt's hash of the stored file, when the held bytes come from disk. */
+  private follower: GrowingFileHash | undefined;
   /** The version the held bytes belong to: its entity tag and length. */
   private etag: string | undefined;
   private length: number | undefined;
@@ -104,7 +111,7 @@ class HttpTransfer {
         signal: this.s.signal,
         onRetry: (e, ms) => {
           const how = this.resumable()
-            ? `resuming at byte ${this.held.bytes} in ${ms} ms`
+            ? `resuming at byte ${this.heldBytes()} in ${ms} ms`
             : `starting over in ${ms} ms`;
           this.s.note(`"${this.job.name}": ${(e as Error).message}; ${how}`);
         },
@@ -182,16 +189,24 @@ class HttpTransfer {
     if (start > 0 && this.etag) {
       headers['range'] = `bytes=${start}-`;
       headers['if-range'] = this.etag;
-      // The held bytes of an earlier run are hashed from disk while the request goes out.
-      if (this.fromDisk && this.file && !this.file.direct && !this.fromDisk.hash) {
-        this.fromDisk.hash = hashPrefix(this.file.handle, start);
-        this.fromDisk.hash.catch(() => undefined); // awaited later, or dropped on a 200
+      // Held bytes on disk are hashed on another thread from now on: while the request goes
+      // out, and while the rest is written after them.
+      if (this.fromDisk && this.file && !this.file.direct && !this.follower) {
+        this.follower = new GrowingFileHash(this.file.tempPath, start);
       }
     }
+    try {
+      return await this.exchange(start, headers);
+    } finally {
+      await this.stopFollower();
+    }
+  }
+
+  private async exchange(start: number, headers: Record<string, string>): Promise<Fetched> {
     const res = await this.conn.get(targetOf(this.job.name), headers, this.s.signal);
     let at = 0;
     if (res.status === 206 && start > 0) {
-      at = await this.resumeWith(res, start);
+      at = this.resumeWith(res, start);
     } else if (res.status === 200) {
       if (start > 0) {
         this.s.note(
@@ -235,8 +250,19 @@ class HttpTransfer {
     return this.held.bytes;
   }
 
+  /** Bytes of the current version held, hashed or not. */
+  private heldBytes(): number {
+    return this.fromDisk?.bytes ?? this.held.bytes;
+  }
+
+  private async stopFollower(): Promise<void> {
+    const f = this.follower;
+    this.follower = undefined;
+    await f?.close();
+  }
+
   /** A 206 for the range asked: checks it and takes the held bytes as the prefix. */
-  private async resumeWith(res: HttpResponse, start: number): Promise<number> {
+  private resumeWith(res: HttpResponse, start: number): number {
     const range = contentRange(res.headers);
     if (range.start !== start || range.end !== range.size - 1 || range.size !== this.length) {
       throw new SecureStreamError(
@@ -244,8 +270,8 @@ class HttpTransfer {
         `the server sent bytes ${range.start}-${range.end}/${range.size} for "${this.job.name}", asked for ${start}- of ${this.length}`,
       );
     }
-    if (this.fromDisk?.hash) {
-      this.held = { bytes: start, hash: await this.fromDisk.hash };
+    if (this.fromDisk && this.follower) {
+      this.held = { bytes: start, hash: 'elsewhere' };
       this.onDisk = start;
       this.fromDisk = undefined;
     }
@@ -255,6 +281,7 @@ class HttpTransfer {
 
   /** Forgets the bytes held: the file is emptied (stdout and a device cannot be). */
   private async startOver(): Promise<void> {
+    await this.stopFollower();
     if (this.wroteOut) {
       throw new SecureStreamError(
         'digest-mismatch',
@@ -302,12 +329,22 @@ class HttpTransfer {
       await this.settle(sink);
     } catch (e) {
       await this.settle(sink).catch(() => undefined);
+      if (this.held.hash === 'elsewhere') {
+        // The hash of what is on disk stays on the worker, which stops with this attempt: the
+        // next one hashes those bytes from disk again.
+        this.fromDisk = { bytes: this.onDisk };
+        this.held = fresh();
+      } else {
+        // Every byte hashed was handed to the sink, and the sink has written what it took.
+        this.held = { bytes: check.received, hash: this.held.hash };
+      }
       throw this.bodyError(e, check);
-    } finally {
-      // Every byte hashed was handed to the sink, and the sink has written what it took.
-      this.held = { bytes: check.received, hash: this.held.hash };
     }
-    const sha256 = check.end();
+    const { follower } = this;
+    const sha256 = follower
+      ? check.end(check.full ? await follower.digest(check.length) : undefined)
+      : check.end();
+    this.held = { bytes: check.received, hash: this.held.hash };
     return this.commit(res, sha256, check.length, false);
   }
 
@@ -409,7 +446,16 @@ class HttpTransfer {
     const file = await this.ensureFile();
     if (!file) return process.stdout;
     this.written = true;
-    this.sink = file.direct ? file.sink() : file.sink(position);
+    const { follower } = this;
+    this.sink = file.direct
+      ? file.sink()
+      : file.sink(
+          position,
+          follower &&
+            ((n: number) => {
+              follower.written(n);
+            }),
+        );
     return this.sink;
   }
 
@@ -445,7 +491,7 @@ class HttpTransfer {
   }
 
   private resumable(): boolean {
-    return this.mode === 'plain' && this.etag !== undefined && this.held.bytes > 0;
+    return this.mode === 'plain' && this.etag !== undefined && this.heldBytes() > 0;
   }
 
   /** After the last failure: keep the partial when asked and worth it, else remove it. */
@@ -500,21 +546,6 @@ class HttpTransfer {
       bytes,
     };
   }
-}
-
-/** SHA-256 over the first `n` bytes of the file, read from disk. */
-async function hashPrefix(handle: FileHandle, n: number): Promise<Hash> {
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1024 * 1024);
-  for (let pos = 0; pos < n;) {
-    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, n - pos), pos);
-    if (bytesRead === 0) {
-      throw new SecureStreamError('output-failed', `the partial file ended before byte ${n}`);
-    }
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
-  return hash;
 }
 
 /** A refusal's body, as text, up to MAX_REFUSAL_BODY bytes. */

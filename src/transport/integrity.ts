@@ -11,8 +11,12 @@ import { SecureStreamError } from '../errors.js';
 /** Bytes already held from an earlier response (a resumed download): counted and hashed. */
 export interface HeldPrefix {
   bytes: number;
-  /** SHA-256 over exactly those bytes, ready to take the rest. */
-  hash: Hash;
+  /**
+   * SHA-256 over exactly those bytes, ready to take the rest; or `'elsewhere'`: the prefix and
+   * the rest are hashed by someone else (the stored file read back on another thread), and
+   * the digest of the whole is handed to {@link DownloadCheck.end}.
+   */
+  hash: Hash | 'elsewhere';
 }
 
 /**
@@ -21,7 +25,7 @@ export interface HeldPrefix {
  * object the server described.
  */
 export class DownloadCheck {
-  private readonly hash: Hash;
+  private readonly hash: Hash | undefined;
   private seen: number;
   private expected: { sha256: string; source: string } | undefined;
   private verified: string | undefined;
@@ -37,7 +41,8 @@ export class DownloadCheck {
     private readonly announced: number | undefined,
     prefix?: HeldPrefix,
   ) {
-    this.hash = prefix?.hash ?? createHash('sha256');
+    const hash = prefix?.hash ?? createHash('sha256');
+    this.hash = hash === 'elsewhere' ? undefined : hash;
     this.seen = prefix?.bytes ?? 0;
     if (announced !== undefined && this.seen > announced) {
       throw new SecureStreamError(
@@ -70,7 +75,7 @@ export class DownloadCheck {
         `the server sent more than the ${this.announced} bytes it announced`,
       );
     }
-    this.hash.update(data);
+    this.hash?.update(data);
     this.seen += data.length;
   }
 
@@ -81,18 +86,24 @@ export class DownloadCheck {
    */
   expect(sha256: string, source: string): void {
     this.expected = { sha256, source };
-    if (this.full) this.compare();
+    if (this.full && this.hash) this.compare();
   }
 
   /**
    * The verdict at the clean end of the response: every byte arrived (else `truncated`), the
    * server gave a digest (else `protocol`) and it matches (else `digest-mismatch`). Returns
    * the SHA-256 of the bytes.
+   * @param hashedElsewhere the SHA-256 (hex) of all the bytes, when they were hashed elsewhere
+   *   (a prefix with hash `'elsewhere'`); required then, ignored otherwise
    */
-  end(): string {
+  end(hashedElsewhere?: string): string {
     if (this.announced === undefined) this.ended = true;
     if (!this.full) throw this.truncated('the response ended');
     if (!this.expected) throw new SecureStreamError('protocol', 'the server sent no digest');
+    if (!this.hash) {
+      if (hashedElsewhere === undefined) throw new Error('DownloadCheck: no digest given');
+      this.verified ??= hashedElsewhere;
+    }
     return this.compare();
   }
 
@@ -112,13 +123,14 @@ export class DownloadCheck {
   private compare(): string {
     const expected = this.expected;
     if (!expected) throw new SecureStreamError('protocol', 'the server sent no digest');
-    this.verified ??= this.hash.digest('hex');
-    if (this.verified !== expected.sha256) {
+    const got = (this.verified ??= this.hash?.digest('hex'));
+    if (got === undefined) throw new Error('DownloadCheck: the bytes are hashed elsewhere');
+    if (got !== expected.sha256) {
       throw new SecureStreamError(
         'digest-mismatch',
-        `the received bytes have SHA-256 ${this.verified}, ${expected.source} says ${expected.sha256}`,
+        `the received bytes have SHA-256 ${got}, ${expected.source} says ${expected.sha256}`,
       );
     }
-    return this.verified;
+    return got;
   }
 }

@@ -3,7 +3,7 @@
  * file keeps its partial (mode 0600) only when asked, and `--continue` fetches only the rest
  * (counted in the server's log) and checks the whole file's SHA-256; a file changed on the
  * server in between, or a partial changed here, starts over and never splices; `--retries`
- * rides out a server restart; Ctrl-C keeps the partial with `--keep-partial`; an encrypted
+ * rides out a server restart, also one during a resumed transfer; Ctrl-C keeps the partial with `--keep-partial`; an encrypted
  * response is never resumed.
  */
 import { strict as assert } from 'node:assert';
@@ -164,6 +164,45 @@ describe('resume', () => {
       assert.equal(req['bytes'], BIG - record.bytes, 'only the rest was sent');
     } finally {
       await second.stop();
+    }
+  });
+
+  it('cut again during the resumed transfer: --retries hashes the held bytes from disk once more and completes', async () => {
+    const first = await serve();
+    const { out } = await cutAtHalf(first, ['--keep-partial']);
+    const record = JSON.parse(await readFile(join(out, '.big.bin.partial.json'), 'utf8')) as {
+      bytes: number;
+    };
+    const second = await serve();
+    // The resumed run writes after the kept bytes in the partial itself, while a worker
+    // thread hashes them from disk; the server goes away in the middle of that.
+    const client = spawnGet(getArgs(second.port, ['--continue', '--retries', '8']), out);
+    const grown = record.bytes + (BIG - record.bytes) / 3;
+    const partial = join(out, '.big.bin.partial');
+    for (const deadline = Date.now() + 60_000; ;) {
+      const n = (await stat(partial).catch(() => ({ size: 0 }))).size;
+      if (n >= grown) break;
+      if (Date.now() > deadline) throw new Error(`the partial did not grow past ${grown} (${n})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await second.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    const third = await serve(['--port', String(second.port)]);
+    try {
+      const r = await client.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /resuming at byte \d+ in \d+ ms/);
+      assert.equal(r.stdout, `${bigSha}  big.bin\n`);
+      assert.equal(await sha256File(join(out, 'big.bin')), bigSha);
+      assert.deepEqual(await readdir(out), ['big.bin']);
+      const [req, ...more] = requests(third);
+      assert.ok(req && more.length === 0);
+      assert.equal(req['status'], 206);
+      const from = Number(/^bytes (\d+)-/.exec(String(req['range']))?.[1]);
+      assert.ok(from >= grown, `the third server was asked from byte ${from}, past ${grown}`);
+      assert.equal(req['bytes'], BIG - from);
+    } finally {
+      await third.stop();
     }
   });
 
