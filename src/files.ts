@@ -3,14 +3,15 @@
  * symlinks followed, must land inside the root and must be a regular file. A name that leaves
  * the root is `forbidden` whether or not its target exists, so refusals reveal nothing.
  */
-import { constants, type Stats } from 'node:fs';
-import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { constants, fstatSync, openSync, realpathSync, type Stats } from 'node:fs';
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errnoCode } from './errors.js';
 import { WireError } from './protocol.js';
+import { ServedFile } from './servedfile.js';
 
 export interface OpenedFile {
-  handle: FileHandle;
+  handle: ServedFile;
   /** Resolved path inside the root. */
   path: string;
   stat: Stats;
@@ -29,6 +30,12 @@ function inside(rootReal: string, p: string): boolean {
  * Opens `name` (already syntax-checked by protocol.checkName) under `rootReal`. The file is
  * opened without following a final symlink and without blocking on FIFOs, and its type is
  * checked on the open descriptor, so what is sent is what was checked.
+ *
+ * The resolution, the open and the stat are blocking calls, as nginx makes them: through the
+ * thread pool they cost 10 times their own time per request (docs/PERFORMANCE.md, "HTTP on
+ * the same port"), and on a local file system they take microseconds. On slow storage (a
+ * network file system) they stall the worker's other connections for as long as they take
+ * (docs/SECURITY.md, "Blocking file calls").
  *
  * Names match byte for byte. Only when nothing inside the root has the name's bytes is the
  * name tried in the other Unicode normalization forms (NFC, NFD), so that a name typed on one
@@ -59,9 +66,11 @@ export function otherForms(name: string): string[] {
 
 async function openExact(rootReal: string, name: string): Promise<OpenedFile> {
   const resolved = await resolveInRoot(rootReal, name);
-  let handle: FileHandle;
+  let handle: ServedFile;
   try {
-    handle = await open(resolved, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    handle = new ServedFile(
+      openSync(resolved, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
+    );
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT') throw new WireError('not-found', 'no such file');
@@ -71,7 +80,13 @@ async function openExact(rootReal: string, name: string): Promise<OpenedFile> {
     if (code === 'EISDIR') throw new WireError('forbidden', 'not a regular file');
     throw e;
   }
-  const stat = await handle.stat();
+  let stat: Stats;
+  try {
+    stat = fstatSync(handle.fd);
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
   if (!stat.isFile()) {
     await handle.close();
     throw new WireError('forbidden', 'not a regular file');
@@ -87,7 +102,8 @@ async function openExact(rootReal: string, name: string): Promise<OpenedFile> {
 export async function resolveInRoot(rootReal: string, name: string): Promise<string> {
   let resolved: string;
   try {
-    resolved = await realpath(join(rootReal, name));
+    // The same realpath(3) as fs.promises.realpath, without the thread pool.
+    resolved = realpathSync.native(join(rootReal, name));
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') {

@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { appendFile, open, writeFile } from 'node:fs/promises';
+import { openSync } from 'node:fs';
+import { appendFile, open, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readExactly } from '../src/transport/filesource.js';
+import { READ_CHUNK, SYNC_READ_MAX, readExactly } from '../src/transport/filesource.js';
+import { ServedFile } from '../src/servedfile.js';
 import { tempDir } from './helpers/proc.js';
 
 /** Drains the generator as the server does: a copy of each piece before asking for the next. */
@@ -123,6 +125,75 @@ describe('readExactly over a byte range', () => {
       }
     } finally {
       await dir.remove();
+    }
+  });
+});
+
+describe('readExactly of a ServedFile: small ranges with blocking calls, the rest streamed', () => {
+  const openServed = (path: string, flags = 'r'): ServedFile =>
+    new ServedFile(openSync(path, flags));
+
+  for (const size of [1, 1000, SYNC_READ_MAX, SYNC_READ_MAX + 1, 3 * READ_CHUNK + 5]) {
+    it(`yields exactly the ${size} bytes, in ${size <= SYNC_READ_MAX ? 'one piece' : 'pieces'}`, async () => {
+      const dir = await tempDir();
+      try {
+        const path = join(dir.path, 'f');
+        const data = randomBytes(size);
+        await writeFile(path, data);
+        const f = openServed(path);
+        try {
+          const pieces: Buffer[] = [];
+          for await (const b of readExactly(f, f.statSync())) pieces.push(Buffer.from(b));
+          assert.ok(Buffer.concat(pieces).equals(data));
+          assert.equal(pieces.length, Math.max(1, Math.ceil(size / READ_CHUNK)));
+          const range = await drain(readExactly(f, f.statSync(), { start: 1, end: size }));
+          assert.ok(range.equals(data.subarray(1)));
+        } finally {
+          await f.close();
+        }
+      } finally {
+        await dir.remove();
+      }
+    });
+  }
+
+  it('a small file that grew, shrank or was touched after its stat yields nothing: file-changed', async () => {
+    const dir = await tempDir();
+    try {
+      const path = join(dir.path, 'f');
+      for (const change of ['grew', 'shrank', 'range-grew', 'touched'] as const) {
+        await writeFile(path, randomBytes(1000));
+        const f = openServed(path, 'r+');
+        try {
+          const st = f.statSync();
+          if (change === 'shrank') await truncate(path, 999);
+          else if (change === 'touched') await utimes(path, new Date(0), new Date(0));
+          else await appendFile(path, 'x');
+          const seen: number[] = [];
+          const end = change === 'range-grew' ? 10 : undefined;
+          await assert.rejects(
+            (async () => {
+              for await (const b of readExactly(f, st, { end })) seen.push(b.length);
+            })(),
+            { code: 'file-changed' },
+            change,
+          );
+          assert.deepEqual(seen, [], change);
+        } finally {
+          await f.close();
+        }
+      }
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('a pseudo-file whose size says 0 fails with file-changed', async () => {
+    const f = openServed('/proc/sys/kernel/hostname');
+    try {
+      await assert.rejects(drain(readExactly(f, f.statSync())), { code: 'file-changed' });
+    } finally {
+      await f.close();
     }
   });
 });

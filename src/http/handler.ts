@@ -9,14 +9,13 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
-import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { FolderAuthorizer } from '../access.js';
 import { isSecureStreamError } from '../errors.js';
 import { openInRoot, resolveInRoot, type OpenedFile } from '../files.js';
 import { WireError, isWireErrorCode } from '../protocol.js';
 import type { DigestCache } from '../transport/digestcache.js';
-import { readExactly } from '../transport/filesource.js';
+import { readExactly, type PositionalFile } from '../transport/filesource.js';
 import type { PeerIdentity } from '../transport/peer.js';
 import type { Authorizer } from '../access.js';
 import type { BodyEncoder } from '../transport/body.js';
@@ -334,7 +333,7 @@ async function sendEncrypted(
 }
 
 /** SHA-256 of the whole file, read now; throws `file-changed` if it changed meanwhile. */
-async function hashFile(handle: FileHandle, st: Stats, busy: () => void): Promise<string> {
+async function hashFile(handle: PositionalFile, st: Stats, busy: () => void): Promise<string> {
   const hash = createHash('sha256');
   for await (const b of readExactly(handle, st)) {
     hash.update(b);

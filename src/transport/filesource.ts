@@ -1,12 +1,32 @@
 import type { Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { SecureStreamError } from '../errors.js';
+
+/** What readExactly needs of an open file: a FileHandle, or a ServedFile. */
+export interface PositionalFile {
+  read(
+    buf: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+  stat(): Promise<Stats>;
+  /** Blocking forms; when present, ranges up to SYNC_READ_MAX bytes are read with them. */
+  readSync?(buf: Buffer, offset: number, length: number, position: number): number;
+  statSync?(): Stats;
+}
 
 /**
  * Size of each read from disk. Large enough that syscalls and JS turns per GiB stay few, small
  * enough that many connections at once hold little memory (two of these each).
  */
 export const READ_CHUNK = 256 * 1024;
+
+/**
+ * Ranges up to this many bytes are read whole with blocking calls (one read, one stat) when
+ * the file offers them: from the page cache that takes microseconds, through the thread pool
+ * ten times as long (docs/PERFORMANCE.md, "HTTP on the same port").
+ */
+export const SYNC_READ_MAX = 64 * 1024;
 
 /**
  * Yields exactly the bytes `[start, end)` of an open file (default: all `at.size` of them) in
@@ -23,24 +43,23 @@ export const READ_CHUNK = 256 * 1024;
  * next one, e.g. by awaiting the socket write's callback.
  */
 export async function* readExactly(
-  handle: FileHandle,
+  handle: PositionalFile,
   at: Stats,
   opts: { chunk?: number; start?: number; end?: number } = {},
 ): AsyncGenerator<Buffer> {
   const size = at.size;
   const from = opts.start ?? 0;
   const to = opts.end ?? size;
+  if (to > from && to - from <= SYNC_READ_MAX && handle.readSync && handle.statSync) {
+    yield readSmall(handle as Required<PositionalFile>, at, from, to);
+    return;
+  }
   const chunk = Math.min(opts.chunk ?? READ_CHUNK, Math.max(to - from, 1));
   // One byte more than a piece: the piece that ends at the file's end also looks one byte past
   // it, so that check costs no read of its own.
   const pool = [Buffer.allocUnsafe(chunk + 1), Buffer.allocUnsafe(chunk + 1)];
   let turn = 0;
   let lookedPast = false;
-  const grew = (): SecureStreamError =>
-    new SecureStreamError(
-      'file-changed',
-      `the file has more bytes than its size of ${size} said (a pseudo-file, or it grew while being sent)`,
-    );
   const readAt = async (pos: number): Promise<Buffer> => {
     const want = Math.min(chunk, to - pos);
     const room = pos + want === size ? want + 1 : want;
@@ -51,7 +70,7 @@ export async function* readExactly(
       if (bytesRead === 0) throw changed();
       got += bytesRead;
     }
-    if (got > want) throw grew();
+    if (got > want) throw grew(size);
     // A short read of a regular file ends at its end: nothing lies past the announced size.
     if (room > want) lookedPast = true;
     return buf.subarray(0, want);
@@ -67,12 +86,9 @@ export async function* readExactly(
     // buffer not holding the last piece is free: the caller is done with the one before.
     if (!lookedPast) {
       const probe = (pool[turn % 2] as Buffer).subarray(0, 1);
-      if ((await handle.read(probe, 0, 1, size)).bytesRead > 0) throw grew();
+      if ((await handle.read(probe, 0, 1, size)).bytesRead > 0) throw grew(size);
     }
-    const now = await handle.stat();
-    if (now.size !== size || now.mtimeMs !== at.mtimeMs || now.ctimeMs !== at.ctimeMs) {
-      throw changed();
-    }
+    checkUnchanged(at, await handle.stat());
   };
   let pos = from;
   let pending = to > from ? start(from) : undefined;
@@ -84,6 +100,40 @@ export async function* readExactly(
     if (!pending) await unchanged();
     yield buf;
   }
+}
+
+/**
+ * `[from, to)` of a small range in one buffer, with blocking calls and the same checks as the
+ * streamed path: the file's end is looked past, and its stat must not have changed.
+ */
+function readSmall(file: Required<PositionalFile>, at: Stats, from: number, to: number): Buffer {
+  const size = at.size;
+  const want = to - from;
+  const room = to === size ? want + 1 : want;
+  const buf = Buffer.allocUnsafe(room);
+  let got = 0;
+  while (got < want) {
+    const n = file.readSync(buf, got, room - got, from + got);
+    if (n === 0) throw changed();
+    got += n;
+  }
+  if (got > want) throw grew(size);
+  if (room === want && file.readSync(Buffer.allocUnsafe(1), 0, 1, size) > 0) throw grew(size);
+  checkUnchanged(at, file.statSync());
+  return buf.subarray(0, want);
+}
+
+function checkUnchanged(at: Stats, now: Stats): void {
+  if (now.size !== at.size || now.mtimeMs !== at.mtimeMs || now.ctimeMs !== at.ctimeMs) {
+    throw changed();
+  }
+}
+
+function grew(size: number): SecureStreamError {
+  return new SecureStreamError(
+    'file-changed',
+    `the file has more bytes than its size of ${size} said (a pseudo-file, or it grew while being sent)`,
+  );
 }
 
 function changed(): SecureStreamError {
