@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { READ_CHUNK, SYNC_READ_MAX, readExactly } from '../src/transport/filesource.js';
 import { ServedFile } from '../src/servedfile.js';
-import { tempDir } from './helpers/proc.js';
+import { inTempDir, tempDir } from './helpers/proc.js';
 
 /** Drains the generator as the server does: a copy of each piece before asking for the next. */
 async function drain(src: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -134,10 +134,9 @@ describe('readExactly of a ServedFile: small ranges with blocking calls, the res
     new ServedFile(openSync(path, flags));
 
   for (const size of [1, 1000, SYNC_READ_MAX, SYNC_READ_MAX + 1, 3 * READ_CHUNK + 5]) {
-    it(`yields exactly the ${size} bytes, in ${size <= SYNC_READ_MAX ? 'one piece' : 'pieces'}`, async () => {
-      const dir = await tempDir();
-      try {
-        const path = join(dir.path, 'f');
+    it(`yields exactly the ${size} bytes, in ${size <= SYNC_READ_MAX ? 'one piece' : 'pieces'}`, () =>
+      inTempDir(async (dir) => {
+        const path = join(dir, 'f');
         const data = randomBytes(size);
         await writeFile(path, data);
         const f = openServed(path);
@@ -151,16 +150,12 @@ describe('readExactly of a ServedFile: small ranges with blocking calls, the res
         } finally {
           await f.close();
         }
-      } finally {
-        await dir.remove();
-      }
-    });
+      }));
   }
 
-  it('a small file that grew, shrank or was touched after its stat yields nothing: file-changed', async () => {
-    const dir = await tempDir();
-    try {
-      const path = join(dir.path, 'f');
+  it('a small file that grew, shrank or was touched after its stat yields nothing: file-changed', () =>
+    inTempDir(async (dir) => {
+      const path = join(dir, 'f');
       for (const change of ['grew', 'shrank', 'range-grew', 'touched'] as const) {
         await writeFile(path, randomBytes(1000));
         const f = openServed(path, 'r+');
@@ -183,10 +178,7 @@ describe('readExactly of a ServedFile: small ranges with blocking calls, the res
           await f.close();
         }
       }
-    } finally {
-      await dir.remove();
-    }
-  });
+    }));
 
   it('a pseudo-file whose size says 0 fails with file-changed', async () => {
     const f = openServed('/proc/sys/kernel/hostname');

@@ -25,17 +25,25 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Bytes written so far to the temporary file of a download in `dir` (0 while there is none). */
-async function partBytes(dir: string): Promise<number> {
-  const part = (await readdir(dir)).find((f) => f.endsWith('.part'));
+/**
+ * Bytes written so far to the file of a download in `dir` (0 while there is none): its
+ * temporary `.part` file, or the file named `name`.
+ */
+async function partBytes(dir: string, name?: string): Promise<number> {
+  const part = name ?? (await readdir(dir)).find((f) => f.endsWith('.part'));
   return part ? (await stat(join(dir, part)).catch(() => ({ size: 0 }))).size : 0;
 }
 
-/** Resolves once `dir` holds a download's temporary file of at least `bytes` bytes. */
-async function waitForPart(dir: string, bytes: number, timeoutMs = 60_000): Promise<number> {
+/** Resolves once that file of a download in `dir` holds at least `bytes` bytes. */
+async function waitForPart(
+  dir: string,
+  bytes: number,
+  name?: string,
+  timeoutMs = 60_000,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const n = await partBytes(dir);
+    const n = await partBytes(dir, name);
     if (n >= bytes) return n;
     if (Date.now() > deadline) throw new Error(`no ${bytes}-byte partial in ${dir} (${n})`);
     await new Promise((r) => setTimeout(r, 5));
@@ -109,6 +117,21 @@ describe('resume', () => {
   const resume = (server: ServerProcess, out: string): Promise<RunResult> =>
     runCli(['get', ...getArgs(server.port, ['--continue'])], { cwd: out, timeoutMs: 120_000 });
 
+  /** Kills `server` by PID and starts another on its port, as a restart under a download. */
+  async function restart(server: ServerProcess): Promise<ServerProcess> {
+    await server.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    return serve(['--port', String(server.port)]);
+  }
+
+  /** A `get --retries` that rode out a restart: exit 0, said so, and stored big.bin intact. */
+  async function assertResumed(r: RunResult, out: string): Promise<void> {
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resuming at byte \d+ in \d+ ms/);
+    assert.equal(r.stdout, `${bigSha}  big.bin\n`);
+    assert.equal(await sha256File(join(out, 'big.bin')), bigSha);
+  }
+
   /** The request lines a server logged for big.bin. */
   const requests = (s: ServerProcess): Record<string, unknown>[] =>
     s.logLines().filter((l) => l['msg'] === 'request' && l['target'] === '/big.bin');
@@ -178,22 +201,10 @@ describe('resume', () => {
     // thread hashes them from disk; the server goes away in the middle of that.
     const client = spawnGet(getArgs(second.port, ['--continue', '--retries', '8']), out);
     const grown = record.bytes + (BIG - record.bytes) / 3;
-    const partial = join(out, '.big.bin.partial');
-    for (const deadline = Date.now() + 60_000; ;) {
-      const n = (await stat(partial).catch(() => ({ size: 0 }))).size;
-      if (n >= grown) break;
-      if (Date.now() > deadline) throw new Error(`the partial did not grow past ${grown} (${n})`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await second.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
-    const third = await serve(['--port', String(second.port)]);
+    await waitForPart(out, grown, '.big.bin.partial');
+    const third = await restart(second);
     try {
-      const r = await client.done;
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /resuming at byte \d+ in \d+ ms/);
-      assert.equal(r.stdout, `${bigSha}  big.bin\n`);
-      assert.equal(await sha256File(join(out, 'big.bin')), bigSha);
+      await assertResumed(await client.done, out);
       assert.deepEqual(await readdir(out), ['big.bin']);
       const [req, ...more] = requests(third);
       assert.ok(req && more.length === 0);
@@ -264,15 +275,9 @@ describe('resume', () => {
     const out = await freshDir();
     const client = spawnGet(getArgs(first.port, ['--retries', '8']), out);
     const at = await waitForPart(out, BIG * 0.4);
-    await first.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
-    const second = await serve(['--port', String(first.port)]);
+    const second = await restart(first);
     try {
-      const r = await client.done;
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /resuming at byte \d+ in \d+ ms/);
-      assert.equal(r.stdout, `${bigSha}  big.bin\n`);
-      assert.equal(await sha256File(join(out, 'big.bin')), bigSha);
+      await assertResumed(await client.done, out);
       const [req] = requests(second);
       assert.ok(req);
       assert.equal(req['status'], 206);

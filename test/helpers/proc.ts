@@ -164,3 +164,13 @@ export async function tempDir(
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
+
+/** Runs `fn` with a fresh temporary folder, removed afterwards whatever `fn` did. */
+export async function inTempDir<T>(fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await tempDir();
+  try {
+    return await fn(dir.path);
+  } finally {
+    await dir.remove();
+  }
+}
