@@ -119,7 +119,10 @@ export class InPlaceFile {
     }
   }
 
-  /** The stream to write to: the pipe, or the device at its current offset. */
+  /**
+   * A stream to write to: the pipe, or the device at its current offset. Ending it leaves the
+   * file open: a retry writes on with a new sink, and `commit` closes the file.
+   */
   sink(): Writable {
     return 'pipe' in this.to
       ? new PipeSink(this.to.pipe, this.path)
@@ -131,7 +134,19 @@ export class InPlaceFile {
     if (this.closed) return;
     this.closed = true;
     if ('pipe' in this.to) {
-      this.to.pipe.destroy();
+      const { pipe } = this.to;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          pipe.once('error', reject);
+          pipe.end(() => {
+            resolve();
+          });
+        });
+      } catch (e) {
+        throw outputError(e, this.path);
+      } finally {
+        pipe.destroy();
+      }
       return;
     }
     const { handle } = this.to;
@@ -209,8 +224,9 @@ class PipeSink extends Writable {
       });
   }
 
+  /** Done when all written has reached the pipe; the FIFO itself stays open (see `commit`). */
   override _final(cb: (e?: Error | null) => void): void {
-    this.fifo.end(() => {
+    this.fifo.write(Buffer.alloc(0), () => {
       cb();
     });
   }

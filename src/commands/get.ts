@@ -12,6 +12,7 @@ import type { GetOptions } from '../config.js';
 import { SecureStreamError, UsageError } from '../errors.js';
 import { runBatch, type BatchOutcome } from '../fetch/batch.js';
 import type { FetchJob, FetchResult } from '../fetch/job.js';
+import { openOutput, type OutputFile } from '../specialfile.js';
 import { expandPattern, isPattern, readNameList, type Wanted } from '../fetch/names.js';
 import { Remote } from '../fetch/remote.js';
 import { inFolder, missingFolder, resolveOutput, type Output } from '../fetch/store.js';
@@ -79,6 +80,10 @@ export async function runGet(
     );
   }
 
+  // A device or FIFO is opened before dialling, as a file's folder is probed: a FIFO waits
+  // here for its reader, not with a connection idling towards the server's request timeout.
+  const opened: OutputFile | undefined =
+    output?.kind === 'special' ? await openOutput(output.path, { signal: opts.signal }) : undefined;
   const remote = await Remote.open({
     host: opts.host,
     port: opts.port,
@@ -89,6 +94,9 @@ export async function runGet(
     onRetry: (e, ms) => {
       if (opts.verbose) report.info(`${(e as Error).message}; retrying in ${ms} ms`);
     },
+  }).catch(async (e: unknown) => {
+    await opened?.abort();
+    throw e;
   });
   try {
     if (opts.verbose) {
@@ -99,8 +107,9 @@ export async function runGet(
     }
     const unresolved: GetOutcome['unresolved'] = [];
     const jobs: FetchJob[] = [];
-    if (output && first !== undefined) jobs.push({ name: first, output });
-    else {
+    if (output && first !== undefined) {
+      jobs.push({ name: first, output, ...(opened ? { file: opened } : {}) });
+    } else {
       const wanted: Wanted[] = [];
       for (const name of asked) {
         if (!patterns.has(name)) {
@@ -156,6 +165,7 @@ export async function runGet(
     return { ...outcome, single, unresolved };
   } finally {
     report.stop();
+    await opened?.abort(); // nothing after its commit; closes it when no fetch took it over
     await remote.close();
   }
 }

@@ -130,7 +130,7 @@ class HttpTransfer {
   private async open(): Promise<void> {
     const { output } = this.job;
     if (output.kind === 'special') {
-      this.file = await openOutput(output.path, { signal: this.s.signal });
+      this.file = this.job.file ?? (await openOutput(output.path, { signal: this.s.signal }));
       return;
     }
     if (output.kind !== 'file') return;

@@ -5,12 +5,15 @@
 import type { KeyObject } from 'node:crypto';
 import type { Mode } from '../protocol.js';
 import type { RetryPolicy } from '../retry.js';
+import type { OutputFile } from '../specialfile.js';
 import type { Output } from './store.js';
 
 export interface FetchJob {
   /** The name asked of the server (checked by `checkName`). */
   name: string;
   output: Output;
+  /** A `special` output already opened (before dialling); the fetch commits or aborts it. */
+  file?: OutputFile;
 }
 
 /** Settings shared by every file of a run. */

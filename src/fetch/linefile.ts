@@ -31,7 +31,7 @@ export async function fetchOverLine(
   // A device or FIFO is opened once for all attempts: closing a FIFO would end its reader.
   const special =
     job.output.kind === 'special'
-      ? await openOutput(job.output.path, { signal: s.signal })
+      ? (job.file ?? (await openOutput(job.output.path, { signal: s.signal })))
       : undefined;
   try {
     return await retry(() => once(connect, job, s, state, special), policy, {

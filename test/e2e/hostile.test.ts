@@ -8,12 +8,14 @@
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer } from '../helpers/fakeserver.js';
+import { BODY, OK, SHA, TRAILER } from '../helpers/faults.js';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
-import { runCli, startServer, type RunResult } from '../helpers/proc.js';
+import { CLI, run, runCli, startServer, type RunResult } from '../helpers/proc.js';
 
 /** What a terminal acts on: C0, DEL, C1 and the bidirectional formatting characters. */
 // eslint-disable-next-line no-control-regex
@@ -80,6 +82,37 @@ describe('text from a hostile peer is escaped', () => {
       }
     });
   }
+
+  it('sha256sum lines of paths with a backslash, LF or CR: sha256sum -c verifies them', async () => {
+    const fake = await startFakeServer(fx.pki, { header: OK, body: BODY, trailer: TRAILER });
+    try {
+      const dir = join(fx.path, 'sums');
+      await mkdir(dir);
+      const got = await cliGet(fake.port, fx.pki.pki, 'file.bin', join(dir, 'back\\slash'), [
+        '--quiet',
+      ]);
+      assert.equal(got.code, 0, got.stderr);
+      const made = await runCli(['payload', join(dir, 'new\nline'), '--size', '1000']);
+      assert.equal(made.code, 0, made.stderr);
+      const sealed = await runCli([
+        'encrypt',
+        join(dir, 'new\nline'),
+        '--to',
+        fx.pki.client.cert,
+        '--out',
+        join(dir, 'carriage\rreturn.sst'),
+      ]);
+      assert.equal(sealed.code, 0, sealed.stderr);
+      const lines = got.stdout + made.stdout + sealed.stdout;
+      assert.equal(got.stdout, `\\${SHA}  ${join(dir, 'back\\\\slash')}\n`);
+      assert.equal(lines.split('\n').filter((l) => l.startsWith('\\')).length, 3, lines);
+      const checked = await run('sha256sum', ['-c', '-'], { input: lines });
+      assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+      assert.equal((checked.stdout.match(/: OK$/gm) ?? []).length, 3, checked.stdout);
+    } finally {
+      await fake.close();
+    }
+  });
 
   describe('a listing server (HTTP/1.1 over mutual TLS)', () => {
     let server: Server;
@@ -177,6 +210,23 @@ describe('text from a hostile peer is escaped', () => {
       const r = await ls([]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'invoice\u202egpj.exe\nplain.txt\n');
+    });
+
+    it('ls on a terminal (a pty from script(1)) escapes the names', async () => {
+      const cmd = [
+        process.execPath,
+        CLI,
+        'ls',
+        '--server',
+        `127.0.0.1:${port}`,
+        '--pki',
+        fx.pki.pki,
+      ];
+      const r = await run('script', ['-qec', cmd.join(' '), '/dev/null']);
+      assert.equal(r.code, 0, r.stdout);
+      const shown = r.stdout.replace(/\r\n/g, '\n');
+      assert.equal(shown, 'invoice\\u202egpj.exe\nplain.txt\n');
+      assertNoRawControls(shown, 'the terminal');
     });
 
     it('a listing name with ESC is refused as malformed (exit 5), named escaped', async () => {

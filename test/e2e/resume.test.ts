@@ -9,8 +9,8 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, readdir, stat, writeFile, open } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { lstat, readFile, readdir, stat, writeFile, open } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeFixture, outFolders, type Fixture } from '../helpers/fixture.js';
@@ -282,6 +282,45 @@ describe('resume', () => {
       assert.ok(req);
       assert.equal(req['status'], 206);
       assert.ok(Number(req['bytes']) <= BIG - at, 'the restarted server sent only the rest');
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('--retries into a FIFO: the server is killed and restarted; the stream resumes where it stopped', async () => {
+    const first = await serve();
+    const out = await freshDir();
+    const fifo = join(out, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const client = spawnGet(getArgs(first.port, ['--retries', '8', '--out', fifo]), out);
+    // The reader: hashes what comes through the FIFO and counts it.
+    const hash = createHash('sha256');
+    let got = 0;
+    const reading = (async () => {
+      for await (const b of createReadStream(fifo, { highWaterMark: 1 << 20 })) {
+        hash.update(b as Buffer);
+        got += (b as Buffer).length;
+      }
+    })();
+    const deadline = Date.now() + 60_000;
+    while (got < BIG * 0.4) {
+      assert.ok(Date.now() < deadline, `only ${got} bytes came through the FIFO`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await first.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await serve(['--port', String(first.port)]);
+    try {
+      const r = await client.done;
+      await reading;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /resuming at byte \d+ in \d+ ms/);
+      assert.equal(r.stdout, `${bigSha}  ${fifo}\n`);
+      assert.equal(got, BIG);
+      assert.equal(hash.digest('hex'), bigSha, 'the reader got the file, resumed without a gap');
+      assert.equal(requests(second)[0]?.['status'], 206);
+      assert.ok((await lstat(fifo)).isFIFO());
+      assert.deepEqual(await readdir(out), ['fifo']);
     } finally {
       await second.stop();
     }

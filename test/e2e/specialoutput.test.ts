@@ -120,6 +120,33 @@ describe(
       });
     }
 
+    it('a FIFO reader that comes after the request timeout: the output is opened before dialling', async () => {
+      const slow = await startServer([
+        '--pki',
+        fx.pki.pki,
+        '--root',
+        fx.root,
+        '--request-timeout',
+        '1s',
+      ]);
+      try {
+        for (const protocol of ['1', 'http']) {
+          const dir = await folder();
+          const path = join(dir, 'fifo');
+          execFileSync('mkfifo', [path]);
+          const getting = get(slow.port, path, ['--protocol', protocol]);
+          await new Promise((r) => setTimeout(r, 2000));
+          const read = run('cat', [path]);
+          const r = await getting;
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(sha((await read).stdoutBytes), sha(CONTENT));
+          await assertFifo(path);
+        }
+      } finally {
+        await slow.stop();
+      }
+    });
+
     it('get --out LINK to a FIFO writes through the link; both stay what they were', async () => {
       const { dir, path, read } = await fifoWithReader();
       const link = join(dir, 'link');
