@@ -132,6 +132,9 @@ export async function runPrimary(
     });
   };
 
+  // Bound before any worker starts: a taken status port fails the start before anything
+  // listens or is announced.
+  const endpoint = status && (await startPrimaryStatus(status, () => !stopping, log));
   let stops = 0;
   const unsubscribe = processSignals.subscribe({
     stop(reason) {
@@ -146,6 +149,7 @@ export async function runPrimary(
       broadcast({ securestream: 'reload' });
     },
   });
+  let up = false;
   try {
     for (let i = 0; i < workers; i++) fork();
     try {
@@ -155,10 +159,10 @@ export async function runPrimary(
       for (const w of born.keys()) w.kill('SIGKILL');
       throw e;
     }
-    const endpoint = status && (await startPrimaryStatus(status, () => !stopping, log));
+    up = true;
     await exited;
-    await endpoint?.close();
   } finally {
-    unsubscribe();
+    await endpoint?.close();
+    unsubscribe(up);
   }
 }

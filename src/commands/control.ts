@@ -20,8 +20,15 @@ export type Announce = (banner: string, fields: ListeningFields & Record<string,
 
 /** What can tell a running server to stop or reload: process signals, or a cluster primary. */
 export interface Controls {
-  /** Calls `stop` on a stop request (a second one means "now") and `reload` on a reload one. */
-  subscribe(handlers: { stop: (reason: string) => void; reload: () => void }): () => void;
+  /**
+   * Calls `stop` on a stop request (a second one means "now") and `reload` on a reload one.
+   * The returned function ends the subscription: `started` false (the server never came up)
+   * gives every signal back its default action, since no shutdown log can be cut short.
+   */
+  subscribe(handlers: {
+    stop: (reason: string) => void;
+    reload: () => void;
+  }): (started: boolean) => void;
 }
 
 /**
@@ -42,7 +49,12 @@ export const processSignals: Controls = {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
-    return () => process.off('SIGHUP', onHup);
+    return (started) => {
+      process.off('SIGHUP', onHup);
+      if (started) return;
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+    };
   },
 };
 
@@ -82,13 +94,19 @@ export async function serveUntilSignalled(
     else state.reloadPending = true;
   };
   const unsubscribe = controls.subscribe({ stop: onStop, reload: onHup });
+  let running: Stoppable;
   try {
-    const running = await start();
+    running = await start();
+  } catch (e) {
+    unsubscribe(false);
+    throw e;
+  }
+  try {
     state.running = running;
     if (state.stopping !== undefined) beginStop(running, state.stopping);
     else if (state.reloadPending) void running.reload();
     await done;
   } finally {
-    unsubscribe();
+    unsubscribe(true);
   }
 }

@@ -157,7 +157,17 @@ export async function startServe(
     },
     log,
   );
+  // Everything binds before the server is announced: a status port that is taken must not
+  // leave a half-started server answering clients.
   const addr = await server.listen();
+  try {
+    status.material(expiry(loaded));
+    await status.start(server, log);
+  } catch (e) {
+    await status.close();
+    await server.shutdown(0);
+    throw e;
+  }
   const fields = {
     address: addr.address,
     port: addr.port,
@@ -175,8 +185,6 @@ export async function startServe(
       : undefined,
   };
   announce(`securestream: ${listeningSummary(fields)}`, fields);
-  status.material(expiry(loaded));
-  await status.start(server, log);
   for (const w of loaded.warnings) log.warn({ warning: w }, 'certificate warning');
   // One reload at a time: a second SIGHUP waits for the first, so the last one read wins.
   let reloading: Promise<boolean> = Promise.resolve(true);

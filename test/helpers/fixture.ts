@@ -109,6 +109,10 @@ export function cliServeRefuses(
   pki: string,
   root: string,
   extra: string[] = [],
+  timeoutMs?: number,
 ): Promise<RunResult> {
-  return runCli(['serve', '--pki', pki, '--root', root, '--port', '0', ...extra]);
+  return runCli(
+    ['serve', '--pki', pki, '--root', root, '--port', '0', ...extra],
+    timeoutMs === undefined ? {} : { timeoutMs },
+  );
 }
