@@ -170,6 +170,8 @@ export interface ServeOptions {
   fd?: number | undefined;
   port: number;
   material: MaterialPaths;
+  /** The PKI folder the material comes from (`--pki`, default ./pki); none with --ca/--cert/--key. */
+  pkiDir?: string | undefined;
   ciphers?: string[] | undefined;
   tlsMax?: TlsMax | undefined;
   limits: ServerLimits;
@@ -212,6 +214,7 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     host: f.host === undefined ? undefined : parseHost(f.host),
     port: parsePort(f.port),
     material: materialPaths(f, 'server'),
+    pkiDir: f.ca === undefined ? (f.pki ?? 'pki') : undefined,
     ciphers: f.ciphers === undefined ? undefined : parseCipherList(f.ciphers),
     tlsMax: parseTlsMax(f.tlsMax),
     limits: {

@@ -101,6 +101,7 @@ const EXIT_CLASS = {
   'no-usable-cipher': 'failure',
   'listen-failed': 'failure',
   'root-invalid': 'failure',
+  'root-exposes-key': 'failure',
   'worker-failed': 'failure',
 
   // Local files read and written.

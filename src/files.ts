@@ -22,7 +22,8 @@ export async function resolveRoot(root: string): Promise<string> {
   return realpath(root);
 }
 
-function inside(rootReal: string, p: string): boolean {
+/** True when the real path `p` is `rootReal` or lies under it. */
+export function inside(rootReal: string, p: string): boolean {
   return p === rootReal || p.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
 }
 

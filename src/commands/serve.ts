@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { serveUntilSignalled, type Announce } from './control.js';
 import type { ServeOptions } from '../config.js';
 import { resolveRoot } from '../files.js';
+import { refuseKeysUnderRoot, rulesUnderRoot } from '../rootguard.js';
 import { listeningSummary } from '../logformat.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
 import { crlPath, loadCrl, type LoadedCrl } from '../revocation.js';
@@ -44,8 +45,17 @@ async function loadAll(opts: ServeOptions, previous?: Loaded): Promise<Loaded> {
   });
   const crl = await loadCrl(opts.crl, material.anchors, previous?.crl);
   const access = opts.accessPath === undefined ? undefined : await loadAccessRules(opts.accessPath);
-  const warnings = [...material.warnings, ...(crl?.warnings ?? [])];
-  return { material, policy, rootReal: await checkRoot(opts.root), crl, access, warnings };
+  const rootReal = await checkRoot(opts.root);
+  await refuseKeysUnderRoot(
+    { given: opts.root, real: rootReal },
+    { ...opts.material, pkiDir: opts.pkiDir },
+  );
+  const warnings = [
+    ...material.warnings,
+    ...(crl?.warnings ?? []),
+    ...(await rulesUnderRoot(rootReal, opts.accessPath)),
+  ];
+  return { material, policy, rootReal, crl, access, warnings };
 }
 
 /** What the log says about the material in force. */
