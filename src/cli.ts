@@ -4,7 +4,14 @@
  * (`securestream: error: …` / `securestream: hint: …`) and chooses the exit code.
  */
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { EXIT, UsageError, exitCodeFor, isSecureStreamError } from './errors.js';
+import {
+  EXIT,
+  SecureStreamError,
+  UsageError,
+  errnoCode,
+  exitCodeFor,
+  isSecureStreamError,
+} from './errors.js';
 import {
   DEFAULT_PARALLEL,
   DEFAULT_PORT,
@@ -51,6 +58,8 @@ function pkiOptions(cmd: Command): Command {
 /** What an action decides beyond success or a thrown error: a batch with failures. */
 export interface ProgramState {
   exitCode: number;
+  /** Rejects with `output-failed` when standard output is closed by its reader (EPIPE). */
+  stdoutClosed?: Promise<never>;
 }
 
 export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Command {
@@ -225,6 +234,7 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
         }),
       undefined,
       opts.keepPartial ? 'kept' : 'removed',
+      state.stdoutClosed,
     );
     if (outcome.single) return;
     const failures = [...outcome.unresolved, ...outcome.failed];
@@ -250,10 +260,14 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
   ).action(async (prefix: string | undefined, o: LsFlags) => {
     const { runLs } = await import('./commands/ls.js');
     const opts = lsOptions(prefix, o);
-    await runInterruptible((signal) =>
-      runLs({ ...opts, signal, terminal: process.stdout.isTTY }, (text) => {
-        process.stdout.write(text);
-      }),
+    await runInterruptible(
+      (signal) =>
+        runLs({ ...opts, signal, terminal: process.stdout.isTTY }, (text) => {
+          process.stdout.write(text);
+        }),
+      undefined,
+      undefined,
+      state.stdoutClosed,
     );
   });
 
@@ -387,9 +401,38 @@ function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefi
   };
 }
 
+/**
+ * Standard output's first error (EPIPE: `| head -1` exited) as `output-failed`; later errors
+ * are swallowed, so a closed pipe never ends the process with a stack trace.
+ */
+function watchStdout(): Promise<never> {
+  const closed = new Promise<never>((_, reject) => {
+    process.stdout.on('error', (e: unknown) => {
+      reject(
+        new SecureStreamError(
+          'output-failed',
+          `standard output was closed (${errnoCode(e) ?? 'write failed'}) before everything was written`,
+          'read the whole output, or redirect it to a file',
+          { cause: e },
+        ),
+      );
+    });
+  });
+  closed.catch(() => undefined);
+  return closed;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const stdoutClosed = watchStdout();
+  let done = false;
+  // Closed after the command finished (its last line not read): still a failure, said once.
+  stdoutClosed.catch((e: unknown) => {
+    if (!done) return;
+    printError(e);
+    process.exitCode = exitCodeFor(e);
+  });
   try {
-    const state: ProgramState = { exitCode: EXIT.ok };
+    const state: ProgramState = { exitCode: EXIT.ok, stdoutClosed };
     await buildProgram(state).parseAsync(argv, { from: 'user' });
     return state.exitCode;
   } catch (caught) {
@@ -401,6 +444,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     printError(e);
     return exitCodeFor(e);
+  } finally {
+    done = true;
   }
 }
 

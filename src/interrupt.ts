@@ -21,19 +21,21 @@ export const SETTLE_MS = 2000;
 
 /**
  * Runs `work` with a signal that aborts, with an InterruptedError as its reason, on the first
- * SIGINT, SIGTERM or SIGHUP. After an abort the result is that InterruptedError whatever
- * `work` resolves or rejects with: once it settles, or after SETTLE_MS if it does not. The
- * handlers are removed at the first signal, so a second one has the default effect and ends
- * the process at once (the temporary files are already gone).
+ * SIGINT, SIGTERM or SIGHUP, or with the error `stop` rejects with (standard output closed by
+ * its reader). After an abort the result is that reason whatever `work` resolves or rejects
+ * with: once it settles, or after SETTLE_MS if it does not. The signal handlers are removed at
+ * the first signal, so a second one has the default effect and ends the process at once (the
+ * temporary files are already gone).
  */
 export async function runInterruptible<T>(
   work: (signal: AbortSignal) => Promise<T>,
   settleMs = SETTLE_MS,
   partial: 'removed' | 'kept' = 'removed',
+  stop?: Promise<never>,
 ): Promise<T> {
   const ac = new AbortController();
   setMaxListeners(0, ac.signal); // one listener per staged file: `pki init` stages dozens
-  let interrupted!: (e: InterruptedError) => void;
+  let interrupted!: (e: unknown) => void;
   const onSignal = new Promise<never>((_, reject) => {
     interrupted = reject;
   });
@@ -51,11 +53,16 @@ export async function runInterruptible<T>(
   const remove = (): void => {
     for (const [sig, handler] of handlers) process.off(sig, handler);
   };
+  stop?.catch((e: unknown) => {
+    if (ac.signal.aborted) return;
+    ac.abort(e);
+    interrupted(e);
+  });
   const running = work(ac.signal);
   try {
     return await Promise.race([running, onSignal]);
   } catch (e) {
-    if (!(ac.signal.reason instanceof InterruptedError)) throw e;
+    if (!ac.signal.aborted) throw e;
     // The command was told to stop: let it clean up (close sockets, await its unlinks) for a
     // bounded time, then report the interruption.
     await Promise.race([running.catch(() => undefined), delay(settleMs)]);
