@@ -17,6 +17,9 @@ if (!port || !pki || !name || !prefix || !count) {
 const nothing = (): void => undefined;
 const quiet: GetReporter = {
   info: nothing,
+  above: (write) => {
+    write();
+  },
   start: nothing,
   announce: nothing,
   progress: nothing,

@@ -15,11 +15,15 @@ export const REDRAW_MS = 100;
 export async function createReporter(
   bar: boolean,
   note: (line: string) => void,
+  tty: NodeJS.WriteStream = process.stderr,
 ): Promise<GetReporter> {
   if (!bar) {
     const nothing = (): void => undefined;
     return {
       info: note,
+      above: (write) => {
+        write();
+      },
       start: nothing,
       announce: nothing,
       progress: nothing,
@@ -29,7 +33,7 @@ export async function createReporter(
   }
   const { SingleBar } = await import('cli-progress');
   const progress = new SingleBar({
-    stream: sharedTerminal(process.stderr),
+    stream: sharedTerminal(tty),
     format: ' {bar} {percentage}% |{files} {done} of {all} | {rate} | ETA {eta_formatted}',
     // The bar is trimmed to the width, and the terminal keeps wrapping lines: a server's log
     // line written in between on the same terminal is not cut at the edge.
@@ -59,8 +63,19 @@ export async function createReporter(
     progress.setTotal(Math.max(total, 1));
     progress.update(received, figures());
   };
+  // The bar has no newline of its own: a line printed while it is shown would continue it.
+  // Erase it first; the bar's own timer draws it again below the line.
+  const above = (write: () => void): void => {
+    if (started) tty.write('\r\x1b[2K');
+    write();
+  };
   return {
-    info: note,
+    info: (line) => {
+      above(() => {
+        note(line);
+      });
+    },
+    above,
     start: (n) => {
       started = Date.now();
       files = n;

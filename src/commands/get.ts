@@ -28,6 +28,11 @@ export interface GetReporter {
   start: (files: number) => void;
   /** A response announced this many more bytes to come. */
   announce: (bytes: number) => void;
+  /**
+   * Runs `write`, which prints whole lines to the terminal (a digest line on stdout, an error
+   * on stderr), with the progress bar out of their way.
+   */
+  above: (write: () => void) => void;
   /** This many more bytes arrived. */
   progress: (delta: number) => void;
   /** One more file is done (stored or failed). */
@@ -153,11 +158,16 @@ export async function runGet(
       },
       onStored: (r) => {
         report.fileDone();
-        hooks.stored(r);
+        report.above(() => {
+          hooks.stored(r);
+        });
       },
       onFailed: (job, e) => {
         report.fileDone();
-        if (!single) hooks.failed(job.name, e);
+        if (!single)
+          report.above(() => {
+            hooks.failed(job.name, e);
+          });
       },
     });
     const failure = outcome.failed[0];
