@@ -202,8 +202,8 @@ function pipeOf(fd: number): Socket {
 }
 
 /**
- * A Writable into a FIFO with the pipe's backpressure; its errors (EPIPE when the reader went
- * away) become output errors naming the path.
+ * A Writable into a FIFO, one chunk in the pipe at a time (the rest waits in this stream's
+ * buffer); its errors (EPIPE when the reader went away) become output errors naming the path.
  */
 class PipeSink extends Writable {
   constructor(
@@ -216,12 +216,11 @@ class PipeSink extends Writable {
     });
   }
 
+  /** Done when the pipe has written the chunk: its buffer may then be reused. */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    if (this.fifo.write(chunk)) cb();
-    else
-      this.fifo.once('drain', () => {
-        cb();
-      });
+    this.fifo.write(chunk, (e) => {
+      cb(e ? outputError(e, this.path) : null);
+    });
   }
 
   /** Done when all written has reached the pipe; the FIFO itself stays open (see `commit`). */

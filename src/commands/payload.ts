@@ -1,7 +1,7 @@
 /** `securestream payload`: a file of random bytes, written in constant memory. */
-import { createHash, randomFillSync, type Hash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createHash, randomFillSync } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { outputError } from '../atomic.js';
 import { sha256sumLine } from '../digest.js';
 import { openOutput } from '../specialfile.js';
@@ -20,8 +20,23 @@ export async function runPayload(
 ): Promise<string> {
   const file = await openOutput(path, { signal });
   const hash = createHash('sha256');
+  const block = Buffer.allocUnsafe(Math.min(BLOCK, size));
+  // A device or FIFO takes the bytes as a stream; a new file by offset, one block at a time.
+  const sink = file.direct ? file.sink() : undefined;
   try {
-    await pipeline(Readable.from(randomBlocks(size, hash)), file.sink(), signal ? { signal } : {});
+    for (let written = 0; written < size;) {
+      signal?.throwIfAborted();
+      const buf = randomFillSync(block.subarray(0, Math.min(BLOCK, size - written)));
+      hash.update(buf);
+      if (sink) await writeOut(sink, buf);
+      else if (!file.direct) {
+        for (let off = 0; off < buf.length;) {
+          off += (await file.handle.write(buf, off, buf.length - off, written + off)).bytesWritten;
+        }
+      }
+      written += buf.length;
+    }
+    if (sink) await finished(sink.end());
     await file.commit();
   } catch (e) {
     await file.abort();
@@ -31,11 +46,12 @@ export async function runPayload(
   return sha256sumLine(hash.digest('hex'), path);
 }
 
-/** `size` random bytes in blocks of BLOCK bytes, each hashed into `hash` as it is made. */
-function* randomBlocks(size: number, hash: Hash): Generator<Buffer> {
-  for (let left = size; left > 0; left -= BLOCK) {
-    const block = randomFillSync(Buffer.allocUnsafe(Math.min(BLOCK, left)));
-    hash.update(block);
-    yield block;
-  }
+/** Writes `buf` and resolves once the sink has taken it (the buffer may then be reused). */
+function writeOut(sink: Writable, buf: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.write(buf, (e) => {
+      if (e) reject(e);
+      else resolve();
+    });
+  });
 }
