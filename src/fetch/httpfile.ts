@@ -22,6 +22,7 @@ import type { Mode } from '../protocol.js';
 import { retry } from '../retry.js';
 import type { HttpConnection, HttpResponse } from '../transport/httpclient.js';
 import { DownloadCheck, type HeldPrefix } from '../transport/integrity.js';
+import { received } from '../scavenge.js';
 import { GrowingFileHash } from './filehash.js';
 import {
   MAX_REFUSAL_BODY,
@@ -382,6 +383,7 @@ class HttpTransfer {
     // The file first: a 'data' listener sets the body flowing.
     const sink = await this.sinkAt(0);
     res.body.on('data', (b: Buffer) => {
+      received(b.length);
       try {
         check.add(b);
       } catch (e) {
@@ -581,6 +583,7 @@ function pump(
       else reject(e);
     };
     const onData = (chunk: Buffer): void => {
+      received(chunk.length);
       try {
         each(chunk);
       } catch (e) {

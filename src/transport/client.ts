@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { WireError, encodeRequest, type Mode, type Trailer } from '../protocol.js';
 import type { Dialed } from './dial.js';
+import { received } from '../scavenge.js';
 import { explainClientError, rejectedOurCertificate } from './explain.js';
 import { ResponseParser } from './response.js';
 
@@ -105,6 +106,7 @@ export function lineRequest(dialed: Dialed, opts: RequestOptions): Promise<Respo
     });
 
     socket.on('data', (chunk: Buffer) => {
+      received(chunk.length);
       try {
         for (const ev of parser.push(chunk)) {
           if (settled) return;
