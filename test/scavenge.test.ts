@@ -1,33 +1,45 @@
 import { strict as assert } from 'node:assert';
-import { setImmediate as tick } from 'node:timers/promises';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { SCAVENGE_EVERY, received } from '../src/scavenge.js';
 
-const MiB = 1024 * 1024;
-
-/**
- * 8 MiB of dead 16 KiB records, each in an ArrayBuffer of its own as node's TLS reads are:
- * well below what makes V8 collect on its own.
- */
-function deadRecords(): void {
-  for (let i = 0; i < 512; i++) Buffer.allocUnsafeSlow(16 * 1024).fill(i);
+/** Scavenges asked for by code (V8's "forced" flag), as the perf_hooks 'gc' entries report them. */
+function forcedScavenges(): { count: () => number; stop: () => void } {
+  let n = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const d = (e as unknown as { detail: { kind: number; flags: number } }).detail;
+      if (
+        d.kind === constants.NODE_PERFORMANCE_GC_MINOR &&
+        (d.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0
+      ) {
+        n++;
+      }
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return { count: () => n, stop: () => obs.disconnect() };
 }
 
-const arrayBuffers = (): number => process.memoryUsage().arrayBuffers;
-
 describe('scavenge after SCAVENGE_EVERY received bytes', () => {
-  it('frees dead young buffers once the count is reached, not before', async () => {
+  it('asks for one scavenge when the count is reached, none before', async () => {
     received(SCAVENGE_EVERY); // settles the count wherever earlier use left it
-    await tick();
-    const base = arrayBuffers();
-    deadRecords();
-    received(SCAVENGE_EVERY - 1);
-    const held = arrayBuffers() - base;
-    assert.ok(held >= 7 * MiB, `dead records still counted below the count (${held} bytes)`);
-    received(1);
-    // The young generation's ArrayBuffers are swept on a background thread: a few turns.
-    for (let i = 0; i < 5 && arrayBuffers() - base > 2 * MiB; i++) await tick();
-    const left = arrayBuffers() - base;
-    assert.ok(left <= 2 * MiB, `the scavenge freed them (${left} bytes left)`);
+    await sleep(50);
+    const gcs = forcedScavenges();
+    try {
+      received(SCAVENGE_EVERY - 1);
+      await sleep(100);
+      assert.equal(gcs.count(), 0, 'none below the count');
+      received(1);
+      for (let i = 0; i < 200 && gcs.count() === 0; i++) await sleep(10);
+      assert.equal(gcs.count(), 1, 'one at the count');
+      received(SCAVENGE_EVERY / 2);
+      received(SCAVENGE_EVERY / 2);
+      for (let i = 0; i < 200 && gcs.count() === 1; i++) await sleep(10);
+      assert.equal(gcs.count(), 2, 'one more after as many bytes again');
+    } finally {
+      gcs.stop();
+    }
   });
 });
