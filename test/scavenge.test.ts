@@ -19,7 +19,12 @@ function forcedScavenges(): { count: () => number; stop: () => void } {
     }
   });
   obs.observe({ entryTypes: ['gc'] });
-  return { count: () => n, stop: () => obs.disconnect() };
+  return {
+    count: () => n,
+    stop: () => {
+      obs.disconnect();
+    },
+  };
 }
 
 describe('scavenge after SCAVENGE_EVERY received bytes', () => {
