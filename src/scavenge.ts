@@ -15,7 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Bytes received between two scavenges asked for. */
-export const SCAVENGE_EVERY = 16 * 1024 * 1024;
+export const SCAVENGE_EVERY = 8 * 1024 * 1024;
 
 type Collect = (opts: { type: 'minor' }) => void;
 
