@@ -402,12 +402,15 @@ function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefi
 }
 
 /**
- * Standard output's first error (EPIPE: `| head -1` exited) as `output-failed`; later errors
- * are swallowed, so a closed pipe never ends the process with a stack trace.
+ * Standard output's first write failure (EPIPE: `| head -1` exited) as `output-failed`. Other
+ * errors are swallowed, so a closed pipe never ends the process with a stack trace: a stream
+ * that failed (a chunk that did not verify) destroys stdout with its own error, which its
+ * command reports.
  */
 function watchStdout(): Promise<never> {
   const closed = new Promise<never>((_, reject) => {
     process.stdout.on('error', (e: unknown) => {
+      if (typeof e !== 'object' || e === null || !('syscall' in e)) return;
       reject(
         new SecureStreamError(
           'output-failed',
