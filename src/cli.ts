@@ -43,6 +43,9 @@ import { isEntryPoint, userArguments } from './argv.js';
 const out = (line: string): void => {
   process.stdout.write(`${process.stdout.isTTY ? escapeControls(line) : line}\n`);
 };
+const toStderr = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
 const note = (line: string): void => {
   process.stderr.write(`securestream: ${escapeControls(line)}\n`);
 };
@@ -223,8 +226,7 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
         runGet({ ...opts, signal }, report, {
           stored: (r) => {
             // With `--out -` the bytes are on stdout: the digest line goes to stderr.
-            if (r.path === '-') process.stderr.write(`${sha256sumLine(r.sha256, '-')}\n`);
-            else out(sha256sumLine(r.sha256, r.path));
+            (r.path === '-' ? toStderr : out)(sha256sumLine(r.sha256, r.path));
           },
           failed: (name, e) => {
             const message = e instanceof Error ? e.message : String(e);
@@ -300,7 +302,7 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
     .option('--key <file>', 'private key, PEM')
     .option('--pki <dir>', 'use DIR/client.key')
     .option('--passphrase-file <file>', 'passphrase on the first line of this file')
-    .option('--out <path>', 'output (default FILE without .sst)')
+    .option('--out <path>', 'output (default FILE without .sst; "-": standard output)')
     .option('--expect-sha256 <hex>', 'fail unless the plaintext has this SHA-256')
     .action(
       async (
@@ -314,7 +316,14 @@ export function buildProgram(state: ProgramState = { exitCode: EXIT.ok }): Comma
         },
       ) => {
         const { runDecrypt } = await import('./commands/decrypt.js');
-        await runInterruptible((signal) => runDecrypt({ file, ...defined(o), signal }, out));
+        // With `--out -` the plaintext is on stdout: the digest line goes to stderr, as for get.
+        const digestLine = o.out === '-' ? toStderr : out;
+        await runInterruptible(
+          (signal) => runDecrypt({ file, ...defined(o), signal }, digestLine),
+          undefined,
+          undefined,
+          state.stdoutClosed,
+        );
       },
     );
 

@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+import type { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { DecryptCommandOptions } from '../config.js';
-import { SecureStreamError, UsageError } from '../errors.js';
+import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
+import { stdoutClosed } from '../fetch/store.js';
 import { sha256sumLine } from '../digest.js';
 import {
   createDecryptStream,
@@ -9,7 +13,7 @@ import {
 import type { Identity } from '../format/index.js';
 import { pkiPaths } from '../pki/folder.js';
 import { parsePrivateKey, readPemFile } from '../pki/pem.js';
-import { assertNotInput, readPassphraseFile, streamToFile } from './encrypt.js';
+import { assertNotInput, openInput, readPassphraseFile, streamToFile } from './encrypt.js';
 
 /** Default output: FILE without `.sst`, else FILE.out; never the input itself. */
 export function defaultDecryptOutput(file: string): string {
@@ -18,7 +22,8 @@ export function defaultDecryptOutput(file: string): string {
 
 /**
  * Decrypts FILE into an output that appears only after the final chunk verified (and the
- * plaintext digest matched --expect-sha256), then prints its sha256sum line.
+ * plaintext digest matched --expect-sha256), then prints its sha256sum line. `--out -`
+ * streams the plaintext to standard output instead, and prints the line for `-`.
  */
 export async function runDecrypt(
   opts: DecryptCommandOptions,
@@ -38,8 +43,24 @@ export async function runDecrypt(
   }
   const expect = checkExpect(opts.expectSha256);
   const outPath = opts.out ?? defaultDecryptOutput(opts.file);
-  assertNotInput(opts.file, outPath);
   const identity = await loadIdentity(opts);
+  if (outPath === '-') {
+    const hex = await streamToStdout(
+      opts.file,
+      createDecryptStream({ identities: [identity] }),
+      opts.signal,
+    );
+    if (expect !== undefined && hex !== expect) {
+      throw new SecureStreamError(
+        'digest-mismatch',
+        `plaintext SHA-256 ${hex} does not match the expected ${expect}`,
+        'the file is not the one expected: discard what was written to standard output',
+      );
+    }
+    out(sha256sumLine(hex, '-'));
+    return;
+  }
+  assertNotInput(opts.file, outPath);
   const hex = await streamToFile(
     opts.file,
     createDecryptStream({ identities: [identity] }),
@@ -58,6 +79,36 @@ export async function runDecrypt(
     },
   );
   out(sha256sumLine(hex, outPath));
+}
+
+/**
+ * `--out -`, as `get --out -`: the plaintext goes to standard output chunk by chunk, each
+ * chunk only once it has verified; returns the SHA-256 (hex) of what was written. A failure
+ * after some chunks went out rejects all the same (the caller exits non-zero); a reader that
+ * closes early gives `output-failed`.
+ */
+async function streamToStdout(
+  input: string,
+  transform: Transform,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const source = await openInput(input);
+  const hash = createHash('sha256');
+  await pipeline(
+    source,
+    transform,
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const b of chunks) {
+        hash.update(b);
+        yield b;
+      }
+    },
+    process.stdout,
+    ...(signal ? [{ signal }] : []),
+  ).catch((e: unknown) => {
+    throw errnoCode(e) === 'EPIPE' ? stdoutClosed(e) : e;
+  });
+  return hash.digest('hex');
 }
 
 function checkExpect(hex: string | undefined): string | undefined {

@@ -162,7 +162,8 @@ export async function streamToFile(
   }
 }
 
-async function openInput(path: string): Promise<Readable> {
+/** Opens FILE for reading in INPUT_CHUNK pieces. @throws `input-not-found`, `input-unreadable` */
+export async function openInput(path: string): Promise<Readable> {
   try {
     const fh = await open(path, 'r');
     if ((await fh.stat()).isDirectory()) {

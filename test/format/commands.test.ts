@@ -163,3 +163,37 @@ void test('a full disk fails encrypt and decrypt with disk-full and leaves nothi
     umount(small);
   }
 });
+
+void test('decrypt --out -: plaintext on stdout as it verifies, digest line on stderr, no file named "-"', async () => {
+  const { runCli } = await import('../helpers/proc.js');
+  await runEncrypt({ file: p('data.bin'), to: [p('client.crt')], out: p('pipe.sst') }, () => {});
+  const cwd = p('pipe-cwd');
+  await mkdir(cwd);
+  const key = ['--key', p('pki/client.key'), '--out', '-'];
+  const ok = await runCli(['decrypt', p('pipe.sst'), ...key], { cwd });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(ok.stdoutBytes.equals(plain));
+  assert.equal(ok.stderr, `${sha(plain)}  -\n`);
+  const wrong = await runCli(
+    ['decrypt', p('pipe.sst'), ...key, '--expect-sha256', 'a'.repeat(64)],
+    {
+      cwd,
+    },
+  );
+  assert.equal(wrong.code, 5, wrong.stderr);
+  assert.match(
+    wrong.stderr,
+    /^securestream: error: plaintext SHA-256 [0-9a-f]{64} does not match/m,
+  );
+  // A chunk near the end altered: what verified before it went out, then exit 5.
+  const enc = await readFile(p('pipe.sst'));
+  enc.writeUInt8(enc.readUInt8(enc.length - 40) ^ 1, enc.length - 40);
+  await writeFile(p('tampered.sst'), enc);
+  const bad = await runCli(['decrypt', p('tampered.sst'), ...key], { cwd });
+  assert.equal(bad.code, 5, bad.stderr);
+  assert.match(bad.stderr, /^securestream: error: /m);
+  assert.doesNotMatch(bad.stderr, / {2}-$/m, 'no digest line for a failed decryption');
+  assert.ok(bad.stdoutBytes.length < plain.length);
+  assert.ok(plain.subarray(0, bad.stdoutBytes.length).equals(bad.stdoutBytes));
+  assert.deepEqual(await readdir(cwd), []);
+});
