@@ -69,7 +69,8 @@ function fill(s: string, width = 78): string[] {
 /** `\fB--root\fR \fIdir\fR`: the flag in bold, its placeholder in italics. */
 function flagTerm(o: Option): string {
   const names = [o.short, o.long].filter((n): n is string => n !== undefined).map(roffText);
-  const value = /[<[]([^>\]]+)[>\]]/.exec(o.flags)?.[1];
+  // The whole placeholder, brackets inside it included: `<[addr:]port>` is `[addr:]port`.
+  const value = /\s[<[](.+)[>\]]$/.exec(o.flags)?.[1];
   return `\\fB${names.join('\\fR, \\fB')}\\fR${value ? ` \\fI${roffText(value)}\\fR` : ''}`;
 }
 

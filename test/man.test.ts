@@ -53,6 +53,14 @@ describe('man page', () => {
     assert.match(page, /\.SH EXAMPLES\n[^]*securestream pki init \\-\\-dir pki/);
   });
 
+  it('shows a placeholder with brackets inside it whole: --status-listen [addr:]port', () => {
+    assert.ok(
+      page.includes('\\fB\\-\\-status\\-listen\\fR \\fI[addr:]port\\fR\n'),
+      /.*status\\-listen.*/.exec(page)?.[0],
+    );
+    assert.ok(page.includes('\\fB\\-\\-trusted\\-proxy\\fR \\fIcidr...\\fR\n'));
+  });
+
   it('escapes what roff would take for requests or escapes', () => {
     assert.equal(roffText('.hidden'), '\\&.hidden');
     assert.equal(roffText("'quote"), "\\&'quote");
