@@ -6,6 +6,7 @@
  */
 import type { Command, Option } from 'commander';
 import { EXIT } from '../src/errors.js';
+import { ERROR_CODES } from '../src/protocol.js';
 import { ownVersion } from '../src/version.js';
 
 /** What each exit status means; a new class in EXIT does not compile until it is described. */
@@ -14,12 +15,11 @@ const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
   failure: 'failure: files, certificates or keys that cannot be used, configuration, I/O',
   usage: 'usage: unknown or conflicting flags, bad values',
   tls: 'connection or TLS handshake failed: server unreachable, certificate refused or not trusted',
-  refused:
-    'the server refused the request (an ERR line: not-found, forbidden, busy, or a code from a newer server)',
+  refused: `the server refused the request: any ERR line (${ERROR_CODES.join(', ')}, or a code from a newer server)`,
   integrity:
     'transfer integrity: truncated, digest mismatch, protocol violation, timeout, encrypted file failed verification',
   interrupted:
-    'interrupted by SIGINT (Ctrl-C); 129 for SIGHUP, 143 for SIGTERM; no partial file is left',
+    'interrupted by SIGINT (Ctrl-C); 129 for SIGHUP, 143 for SIGTERM; the temporary file is removed (get --keep-partial and --continue keep partial downloads, for a later --continue)',
 };
 
 const EXAMPLES: [string, string[]][] = [
@@ -40,7 +40,10 @@ const EXAMPLES: [string, string[]][] = [
   ],
   [
     'Revoke a client and make a running server read the new CRL:',
-    ['securestream pki revoke alice --dir pki', 'kill -HUP "$(pidof securestream)"'],
+    [
+      'securestream pki revoke alice --dir pki',
+      'systemctl reload securestream   # or: pkill -HUP -f "securestream serve"',
+    ],
   ],
   ['Complete commands and flags in bash:', ['source <(securestream completion bash)']],
 ];

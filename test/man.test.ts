@@ -1,12 +1,14 @@
 /** securestream(1): generated from the commander definitions, lint-clean under mandoc. */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { buildProgram } from '../src/cli.js';
 import { EXIT } from '../src/errors.js';
 import { manPage, roffText } from '../scripts/man.js';
+import { ERROR_CODES } from '../src/protocol.js';
 import { tempDir } from './helpers/proc.js';
 
 const hasMandoc = spawnSync('mandoc', ['-V']).error === undefined;
@@ -59,6 +61,28 @@ describe('man page', () => {
       /.*status\\-listen.*/.exec(page)?.[0],
     );
     assert.ok(page.includes('\\fB\\-\\-trusted\\-proxy\\fR \\fIcidr...\\fR\n'));
+  });
+
+  it('exit 4 names every wire code, as README does; no promise that --keep-partial breaks', async () => {
+    const table = /\.TS\n[^]*?\.TE/.exec(page)?.[0] ?? '';
+    const row4 = /^4\|T\{\n([^]*?)\nT\}$/m.exec(table)?.[1]?.replace(/\n/g, ' ') ?? '';
+    const readme = await readFile(
+      fileURLToPath(new URL('../../README.md', import.meta.url)),
+      'utf8',
+    );
+    const readmeRow4 = /^\| 4 +\|(.*)\|$/m.exec(readme)?.[1] ?? '';
+    for (const c of ERROR_CODES) {
+      assert.ok(row4.includes(roffText(c)), `man page exit 4 lacks ${c}: ${row4}`);
+      assert.ok(readmeRow4.includes(`\`${c}\``), `README exit 4 lacks ${c}`);
+    }
+    assert.doesNotMatch(table, /no partial file/);
+    assert.ok(table.includes(roffText('--keep-partial')));
+  });
+
+  it('reloads a server in its example in a way that works for an npm install (comm is node)', () => {
+    const examples = /\.SH EXAMPLES\n[^]*?\.SH /.exec(page)?.[0] ?? '';
+    assert.doesNotMatch(examples, /pidof/);
+    assert.match(examples, /^systemctl reload securestream/m);
   });
 
   it('escapes what roff would take for requests or escapes', () => {
