@@ -13,7 +13,7 @@ import { ownVersion } from '../src/version.js';
 const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
   ok: 'success',
   failure: 'failure: files, certificates or keys that cannot be used, configuration, I/O',
-  usage: 'usage: unknown or conflicting flags, bad values',
+  usage: 'usage: unknown or conflicting flags, bad values, no command (the help, on stderr)',
   tls: 'connection or TLS handshake failed: server unreachable, certificate refused or not trusted',
   refused: `the server refused the request: any ERR line (${ERROR_CODES.join(', ')}, or a code from a newer server)`,
   integrity:

@@ -450,7 +450,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (caught) {
     let e = caught;
     if (e instanceof CommanderError) {
-      const informational = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      // `securestream` or `securestream pki` alone: commander printed the help to stderr;
+      // a command was missing, which is a usage error (git exits 1 there; ours is 2).
+      if (e.code === 'commander.help') return EXIT.usage;
+      const informational = ['commander.helpDisplayed', 'commander.version'];
       if (informational.includes(e.code)) return EXIT.ok;
       e = new UsageError(e.message.replace(/^error: /, ''), 'see "securestream --help"');
     }

@@ -108,6 +108,18 @@ describe('cli', () => {
     assert.match(r.stderr, /^securestream: error: --root ".*absent" does not exist/m);
   });
 
+  for (const args of [[], ['pki']]) {
+    it(`"securestream${args.map((a) => ` ${a}`).join('')}" without a command: help on stderr, exit 2`, async () => {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(
+        r.stderr,
+        new RegExp(`^Usage: securestream${args.map((a) => ` ${a}`).join('')} `),
+      );
+    });
+  }
+
   it('--help and --version exit 0', async () => {
     const h = await runCli(['--help']);
     assert.equal(h.code, 0);
