@@ -119,7 +119,7 @@ export function parseAccessRules(text: string, path: string): AccessPolicy {
       'see "Access rules" in docs/SECURITY.md',
     );
   const first = doc.errors[0];
-  if (first) throw fail(first.pos[0], `invalid yaml: ${first.message.toLowerCase()}`);
+  if (first) throw fail(first.pos[0], `invalid YAML: ${first.message.toLowerCase()}`);
   const top = doc.contents;
   if (!isMap(top)) throw fail(at(top), 'expected a mapping with the key "rules"');
   let rulesNode: Node | undefined;
@@ -261,7 +261,7 @@ function normalizeIdentity(key: IdentityKey, value: string, keyAt: number, fail:
   if (key === 'fingerprint') {
     const hex = value.replace(/:/g, '').toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(hex)) {
-      throw fail(keyAt, `invalid fingerprint "${value}": expected 64 hex digits (sha-256)`);
+      throw fail(keyAt, `invalid fingerprint "${value}": expected 64 hex digits (SHA-256)`);
     }
     return hex;
   }

@@ -200,7 +200,7 @@ export interface ServeOptions {
 /** `--crl FILE`; else, with a PKI folder, its crl.pem whenever it exists; else none. */
 export function crlSource(f: ServeFlags): CrlSource {
   if (f.crl !== undefined) {
-    if (f.crl === '') throw new UsageError('--crl is empty', 'pass the path of a pem crl');
+    if (f.crl === '') throw new UsageError('--crl is empty', 'pass the path of a PEM CRL');
     return { kind: 'explicit', path: f.crl };
   }
   const explicitMaterial = f.ca !== undefined || f.cert !== undefined || f.key !== undefined;

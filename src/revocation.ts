@@ -72,7 +72,7 @@ export async function loadCrl(
     if (previous) {
       throw new SecureStreamError(
         'crl-missing',
-        `crl "${path}" was in force and is gone`,
+        `CRL "${path}" was in force and is gone`,
         'restore it; to run without revocation checks, restart the server',
       );
     }
@@ -86,8 +86,8 @@ export async function loadCrl(
     if (crl.unhandledCritical !== undefined) {
       throw new SecureStreamError(
         'pki-invalid',
-        `crl "${path}" (issuer ${crl.issuerText}) has the critical extension ${crl.unhandledCritical}, ` +
-          'which OpenSSL does not handle: tls would reject every client of that ca',
+        `CRL "${path}" (issuer ${crl.issuerText}) has the critical extension ${crl.unhandledCritical}, ` +
+          'which OpenSSL does not handle: TLS would reject every client of that CA',
         'ask the CA for a list without it',
       );
     }
@@ -123,10 +123,10 @@ function signersOf(crl: Crl, anchors: TrustAnchors, path: string): X509Certifica
   throw new SecureStreamError(
     'pki-crl-foreign',
     named.length === 0
-      ? `crl "${path}" is not signed by this ca: its issuer "${crl.issuerText}" is no ca of the ca file`
-      : `crl "${path}" is not signed by this ca: its issuer is named "${crl.issuerText}" but ` +
-          'the key of no ca of that name signed it',
-    'pass the crl of the CAs in --ca; for an intermediate that clients send, add it to --ca too',
+      ? `CRL "${path}" is not signed by this CA: its issuer "${crl.issuerText}" is no CA of the CA file`
+      : `CRL "${path}" is not signed by this CA: its issuer is named "${crl.issuerText}" but ` +
+          'the key of no CA of that name signed it',
+    'pass the CRL of the CAs in --ca; for an intermediate that clients send, add it to --ca too',
   );
 }
 
@@ -145,16 +145,16 @@ function earliest(dates: Date[]): Date | undefined {
 }
 
 function timeWarnings(path: string, crl: Crl, now: Date): string[] {
-  const who = `crl "${path}": the list of ca "${crl.issuerText}"`;
+  const who = `CRL "${path}": the list of CA "${crl.issuerText}"`;
   if (crl.nextUpdate && now > crl.nextUpdate) {
     return [
-      `${who} expired on ${crl.nextUpdate.toISOString()} (nextUpdate); every client of that ca ` +
+      `${who} expired on ${crl.nextUpdate.toISOString()} (nextUpdate); every client of that CA ` +
         'is refused until it is renewed',
     ];
   }
   if (now < crl.thisUpdate) {
     return [
-      `${who} is not valid before ${crl.thisUpdate.toISOString()}; every client of that ca is refused until then`,
+      `${who} is not valid before ${crl.thisUpdate.toISOString()}; every client of that CA is refused until then`,
     ];
   }
   return [];
@@ -167,7 +167,7 @@ function assertOpenSslReads(pem: string, path: string, issuer: string): void {
   } catch (e) {
     throw new SecureStreamError(
       'pki-invalid',
-      `crl "${path}" (issuer ${issuer}) cannot be read by OpenSSL: ${(e as Error).message}`,
+      `CRL "${path}" (issuer ${issuer}) cannot be read by OpenSSL: ${(e as Error).message}`,
       undefined,
       { cause: e },
     );
@@ -177,8 +177,8 @@ function assertOpenSslReads(pem: string, path: string, issuer: string): void {
 function uncovered(path: string, ca: X509Certificate): SecureStreamError {
   return new SecureStreamError(
     'crl-incomplete',
-    `crl "${path}" has no list signed by ca "${subjectOf(ca)}"; tls would reject every client of that ca`,
-    'add a crl from each ca of the ca file (one pem file may hold several), or drop that ca',
+    `CRL "${path}" has no list signed by CA "${subjectOf(ca)}"; TLS would reject every client of that CA`,
+    'add a CRL from each CA of the CA file (one PEM file may hold several), or drop that CA',
   );
 }
 
@@ -186,11 +186,11 @@ function ambiguous(path: string, ca: X509Certificate, rival: CrlList): SecureStr
   const other = rival.signers[0] as X509Certificate;
   return new SecureStreamError(
     'crl-ambiguous',
-    `cas "${subjectOf(ca)}" (sha256 ${fingerprintOf(ca).slice(0, 16)}…) and ` +
+    `CAs "${subjectOf(ca)}" (sha256 ${fingerprintOf(ca).slice(0, 16)}…) and ` +
       `"${subjectOf(other)}" (sha256 ${fingerprintOf(other).slice(0, 16)}…) share a subject ` +
-      `name, and a list in crl "${path}" does not say by its authority key identifier which of ` +
-      "them issued it: OpenSSL would check clients of one ca against the other's list and refuse them",
-    'issue the crls with an authority key identifier (openssl ca -gencrl with ' +
+      `name, and a list in CRL "${path}" does not say by its authority key identifier which of ` +
+      "them issued it: OpenSSL would check clients of one CA against the other's list and refuse them",
+    'issue the CRLs with an authority key identifier (openssl CA -gencrl with ' +
       'crl_extensions = authorityKeyIdentifier=keyid:always), or give the CAs distinct names',
   );
 }
@@ -198,9 +198,9 @@ function ambiguous(path: string, ca: X509Certificate, rival: CrlList): SecureStr
 function partialChain(path: string, anchor: X509Certificate): SecureStreamError {
   return new SecureStreamError(
     'crl-partial-chain',
-    `ca "${subjectOf(anchor)}" is a trust anchor without its issuer "${issuerOf(anchor)}" in the ` +
-      `ca file; with crl "${path}", OpenSSL checks it against its issuer's list too and would ` +
+    `CA "${subjectOf(anchor)}" is a trust anchor without its issuer "${issuerOf(anchor)}" in the ` +
+      `CA file; with CRL "${path}", OpenSSL checks it against its issuer's list too and would ` +
       'reject every client',
-    `add the ca "${issuerOf(anchor)}" to the ca file and its crl to the crl file, or run without a crl`,
+    `add the CA "${issuerOf(anchor)}" to the CA file and its CRL to the CRL file, or run without a CRL`,
   );
 }

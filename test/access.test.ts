@@ -100,9 +100,9 @@ describe('access rules: validation', () => {
     [
       'duplicate key',
       'rules:\n  - cn: a\n    cn: b\n    allow: x\n',
-      'line 3: invalid yaml: map keys must be unique',
+      'line 3: invalid YAML: map keys must be unique',
     ],
-    ['broken yaml', 'rules:\n  - cn: "a\n', 'invalid yaml'],
+    ['broken yaml', 'rules:\n  - cn: "a\n', 'invalid YAML'],
     ['empty file', '', 'expected a mapping with the key "rules"'],
   ];
   for (const [what, yaml, text] of table) {

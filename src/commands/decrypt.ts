@@ -71,7 +71,7 @@ export async function runDecrypt(
         if (expect !== undefined && got !== expect) {
           throw new SecureStreamError(
             'digest-mismatch',
-            `plaintext sha-256 ${got} does not match the expected ${expect}`,
+            `plaintext SHA-256 ${got} does not match the expected ${expect}`,
             'the file is not the one expected; no output was written',
           );
         }

@@ -60,7 +60,7 @@ async function loadRecipient(path: string): Promise<Recipient> {
   } catch (e) {
     throw new SecureStreamError(
       'pki-invalid',
-      `"${path}" holds no pem certificate or public key`,
+      `"${path}" holds no PEM certificate or public key`,
       'pass a certificate (client.crt) or a public key in PEM',
       { cause: e },
     );

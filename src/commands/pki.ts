@@ -42,7 +42,7 @@ export async function runPkiRevoke(opts: PkiRevokeOptions, out: Out): Promise<Re
     return r;
   }
   out(`revoked ${what}`);
-  out(`  wrote ${r.crlPath} (crl number ${r.crlNumber}, ${r.revokedCount} revoked)`);
+  out(`  wrote ${r.crlPath} (CRL number ${r.crlNumber}, ${r.revokedCount} revoked)`);
   out('a running server picks up the new list on SIGHUP (kill -HUP <pid>)');
   return r;
 }

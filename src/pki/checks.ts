@@ -94,7 +94,7 @@ export function assertLeafUsage(cert: X509Certificate, role: Role, path: string)
   if (cert.ca) {
     throw new SecureStreamError(
       'pki-wrong-usage',
-      `certificate "${path}" is a ca certificate, not a ${role} certificate`,
+      `certificate "${path}" is a CA certificate, not a ${role} certificate`,
       `pass the ${role} certificate issued by this CA`,
     );
   }
@@ -151,7 +151,7 @@ export function assertChain(
     if (!isCaCertificate(issuer)) {
       throw new SecureStreamError(
         'pki-chain',
-        `${label} is not a ca certificate (basicConstraints or keyUsage forbid signing certificates)`,
+        `${label} is not a CA certificate (basicConstraints or keyUsage forbid signing certificates)`,
       );
     }
     assertValidAt(issuer, now, label);
@@ -177,14 +177,14 @@ export function assertTlsKey(cert: X509Certificate, path: string): void {
   if (kind === 'rsa' || kind === 'rsa-pss') {
     const bits = d.modulusLength ?? 0;
     if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
-      problem = `its ${bits}-bit rsa key is outside ${RSA_MIN_BITS}-${RSA_MAX_BITS} bits`;
+      problem = `its ${bits}-bit RSA key is outside ${RSA_MIN_BITS}-${RSA_MAX_BITS} bits`;
     }
   } else if (kind === 'ec') {
     if (!TLS_CURVES.has(d.namedCurve ?? '')) {
-      problem = `its ec key is on curve ${d.namedCurve ?? 'unknown'}, which tls peers do not offer`;
+      problem = `its EC key is on curve ${d.namedCurve ?? 'unknown'}, which TLS peers do not offer`;
     }
   } else if (kind !== 'ed25519' && kind !== 'ed448') {
-    problem = `its ${kind} key cannot authenticate tls`;
+    problem = `its ${kind} key cannot authenticate TLS`;
   }
   if (problem !== undefined) {
     throw new SecureStreamError(

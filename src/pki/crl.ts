@@ -40,7 +40,7 @@ const CRL_FILE: InputFileKind = {
   missing: 'pki-missing',
   unreadable: 'pki-unreadable',
   tooLarge: 'pki-invalid',
-  missingHint: 'pass an existing crl with --crl, or revoke once with "securestream pki revoke"',
+  missingHint: 'pass an existing CRL with --crl, or revoke once with "securestream pki revoke"',
 };
 
 const OID = {
@@ -95,17 +95,17 @@ export interface Crl {
  */
 export async function readCrlFile(path: string): Promise<Crl[]> {
   const bytes = await readInputFile(path, CRL_FILE);
-  if (bytes[0] === TAG.SEQUENCE) return [parseCrl(bytes, `crl "${path}"`)];
+  if (bytes[0] === TAG.SEQUENCE) return [parseCrl(bytes, `CRL "${path}"`)];
   const blocks = pemBlocks(bytes.toString('latin1')).filter((b) => b.label === 'X509 CRL');
   if (blocks.length === 0) {
     throw new SecureStreamError(
       'pki-invalid',
-      `"${path}" contains no pem crl`,
-      'a crl file holds "-----BEGIN X509 CRL-----" blocks, or one DER list',
+      `"${path}" contains no PEM CRL`,
+      'a CRL file holds "-----BEGIN X509 CRL-----" blocks, or one DER list',
     );
   }
   return blocks.map((b, i) => ({
-    ...parseCrl(pemBody(b), blocks.length > 1 ? `crl ${i + 1} in "${path}"` : `crl "${path}"`),
+    ...parseCrl(pemBody(b), blocks.length > 1 ? `CRL ${i + 1} in "${path}"` : `CRL "${path}"`),
     pem: b.text,
   }));
 }
@@ -134,7 +134,7 @@ export function parseCrl(der: Buffer, what: string): Crl {
 
 function parseCertificateList(der: Buffer): Crl {
   const outer = expectElement(der, 0, TAG.SEQUENCE);
-  if (outer.end !== der.length) throw new DerError('trailing bytes after the crl');
+  if (outer.end !== der.length) throw new DerError('trailing bytes after the CRL');
   const [tbsEl, algEl, sigEl, extra] = [...children(der, outer)];
   if (!tbsEl || !algEl || !sigEl || extra) throw new DerError('not a CertificateList');
   if (tbsEl.tag !== TAG.SEQUENCE || algEl.tag !== TAG.SEQUENCE || sigEl.tag !== TAG.BIT_STRING) {
@@ -149,7 +149,7 @@ function parseCertificateList(der: Buffer): Crl {
   let el = next();
   if (el?.tag === TAG.INTEGER) {
     const v = contentBytes(der, el);
-    if (v.length !== 1 || v[0] !== 1) throw new DerError('crl version other than v2');
+    if (v.length !== 1 || v[0] !== 1) throw new DerError('CRL version other than v2');
     pos = el.end;
     el = next();
   }

@@ -231,7 +231,7 @@ export async function loadCaFromDir(dir: string): Promise<LoadedCa> {
   const [certPem, keyText] = await Promise.all([readPemFile(certPath), readPemFile(keyPath)]);
   const cert = parseCertificates(certPem, certPath)[0] as X509Certificate;
   if (!isCaCertificate(cert)) {
-    throw new SecureStreamError('pki-invalid', `"${certPath}" is not a ca certificate`);
+    throw new SecureStreamError('pki-invalid', `"${certPath}" is not a CA certificate`);
   }
   const key = parsePrivateKey(keyText, keyPath);
   assertKeyMatches(key, cert, keyPath, certPath);

@@ -109,7 +109,7 @@ const CN_MAX = 64; // ub-common-name, RFC 5280 appendix A
 /** Generates a private key as described by `spec` (async, off the main thread). */
 export function generateKey(spec: KeySpec): Promise<KeyObject> {
   if ((spec.kind === 'rsa' || spec.kind === 'rsa-pss') && !validRsaBits(spec.bits)) {
-    const msg = `invalid rsa key size ${spec.bits}: expected ${RSA_MIN_BITS}-${RSA_MAX_BITS}`;
+    const msg = `invalid RSA key size ${spec.bits}: expected ${RSA_MIN_BITS}-${RSA_MAX_BITS}`;
     return Promise.reject(new UsageError(msg));
   }
   return new Promise((resolve, reject) => {
@@ -159,7 +159,7 @@ export function keySpecFor(keyType: string, rsaBits?: number): KeySpec {
   if (keyType === 'rsa') {
     const bits = rsaBits ?? 2048;
     if (!Number.isInteger(bits) || bits < 2048 || bits > RSA_MAX_BITS) {
-      throw new UsageError(`invalid rsa key size ${bits}: expected 2048-${RSA_MAX_BITS}`);
+      throw new UsageError(`invalid RSA key size ${bits}: expected 2048-${RSA_MAX_BITS}`);
     }
     return { kind: 'rsa', bits };
   }
@@ -228,16 +228,16 @@ export async function createCa(opts: CaOptions): Promise<PemPair> {
 export async function issueCertificate(ca: PemPair, opts: LeafOptions): Promise<IssuedCertificate> {
   const caCert = new X509Certificate(ca.certPem);
   const caKey = createPrivateKey(ca.keyPem);
-  assertKeyMatches(caKey, caCert, 'ca key', 'ca certificate');
+  assertKeyMatches(caKey, caCert, 'CA key', 'CA certificate');
   if (!isCaCertificate(caCert)) {
-    throw new SecureStreamError('pki-invalid', 'the ca certificate is not a ca');
+    throw new SecureStreamError('pki-invalid', 'the CA certificate is not a CA');
   }
   const caNotAfter = new Date(caCert.validTo);
   // certificates store whole seconds; compare what will be encoded
   if (Math.floor(opts.notAfter.getTime() / 1000) * 1000 > caNotAfter.getTime()) {
     throw new SecureStreamError(
       'pki-outlives-ca',
-      `a certificate valid until ${opts.notAfter.toISOString()} would outlive its ca ` +
+      `a certificate valid until ${opts.notAfter.toISOString()} would outlive its CA ` +
         `(valid until ${caNotAfter.toISOString()})`,
       'ask for fewer --days',
     );

@@ -79,7 +79,7 @@ export async function loadTlsMaterial(opts: LoadTlsOptions): Promise<TlsMaterial
   assertChain(certs, opts.role, opts.certPath, now);
   const top = certs[certs.length - 1] as X509Certificate;
   const issuer = anchors.cas.find((ca) => issued(ca, top));
-  if (issuer) assertValidAt(issuer, now, `ca "${subjectOf(issuer)}" in "${opts.caPath}"`);
+  if (issuer) assertValidAt(issuer, now, `CA "${subjectOf(issuer)}" in "${opts.caPath}"`);
   return {
     ca: anchors.pem,
     anchors,

@@ -12,7 +12,7 @@ export const MAX_PEM_BYTES = 1024 * 1024;
 /** Certificates, keys and CA files. */
 export const PEM_FILE: InputFileKind = {
   maxBytes: MAX_PEM_BYTES,
-  noun: 'pem file',
+  noun: 'PEM file',
   missing: 'pki-missing',
   unreadable: 'pki-unreadable',
   tooLarge: 'pki-invalid',
@@ -62,7 +62,7 @@ export function parseCertificates(text: string, path: string): X509Certificate[]
   if (blocks.length === 0) {
     throw new SecureStreamError(
       'pki-invalid',
-      `"${path}" contains no pem certificate`,
+      `"${path}" contains no PEM certificate`,
       'certificates must be PEM ("-----BEGIN CERTIFICATE-----"); convert DER with ' +
         'openssl x509 -inform der -in FILE -out FILE.pem',
     );
@@ -99,7 +99,7 @@ export function parsePrivateKey(text: string, path: string): KeyObject {
     throw new SecureStreamError(
       'pki-invalid',
       keys.length === 0
-        ? `"${path}" contains no pem private key`
+        ? `"${path}" contains no PEM private key`
         : `"${path}" contains ${keys.length} private keys, expected one`,
     );
   }

@@ -104,7 +104,7 @@ async function resolveTarget(
   target: string,
   ca: LoadedCa,
 ): Promise<{ serialHex: string; name?: string }> {
-  if (target.toLowerCase() === 'ca') throw new UsageError('the ca cannot revoke itself');
+  if (target.toLowerCase() === 'ca') throw new UsageError('the CA cannot revoke itself');
   const isName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(target);
   const certPath = join(dir, `${target}.crt`);
   if (isName && (await pathExists(certPath))) {
@@ -112,7 +112,7 @@ async function resolveTarget(
     if (!issued(ca.cert, cert)) {
       throw new SecureStreamError(
         'pki-untrusted',
-        `certificate "${certPath}" was not issued by the ca in "${ca.certPath}"`,
+        `certificate "${certPath}" was not issued by the CA in "${ca.certPath}"`,
       );
     }
     return { serialHex: serialOf(cert), name: target };
@@ -134,7 +134,7 @@ function nextUpdateFor(days: number | undefined, now: Date, ca: LoadedCa): Date 
     return caEnd > now ? caEnd : new Date(now.getTime() + DAY_MS);
   }
   if (!Number.isInteger(days) || days < 1) {
-    throw new UsageError(`invalid crl lifetime of ${days} days: expected a whole number ≥ 1`);
+    throw new UsageError(`invalid CRL lifetime of ${days} days: expected a whole number ≥ 1`);
   }
   return new Date(now.getTime() + days * DAY_MS);
 }
@@ -142,13 +142,13 @@ function nextUpdateFor(days: number | undefined, now: Date, ca: LoadedCa): Date 
 async function readOwnCrl(path: string, ca: LoadedCa): Promise<Crl> {
   const lists = await readCrlFile(path);
   if (lists.length !== 1) {
-    throw new SecureStreamError('pki-invalid', `"${path}" must hold exactly one crl`);
+    throw new SecureStreamError('pki-invalid', `"${path}" must hold exactly one CRL`);
   }
   const crl = lists[0] as Crl;
   if (!crlSignedBy(crl, ca.cert)) {
     throw new SecureStreamError(
       'pki-crl-foreign',
-      `crl "${path}" is not signed by this ca`,
+      `CRL "${path}" is not signed by this CA`,
       'it belongs to another CA: move it away, then revoke again',
     );
   }

@@ -53,7 +53,7 @@ export function unsupportedCaKey(key: KeyObject): SecureStreamError {
   const what = key.asymmetricKeyDetails?.namedCurve ?? key.asymmetricKeyType ?? 'unknown';
   return new SecureStreamError(
     'pki-unsupported-key',
-    `cannot sign with a ${what} ca key`,
+    `cannot sign with a ${what} CA key`,
     'use a CA with an EC P-256/P-384 or RSA key',
   );
 }

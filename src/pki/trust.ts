@@ -52,7 +52,7 @@ export function readTrustAnchors(
   if (cas.length === 0) {
     throw new SecureStreamError(
       'pki-invalid',
-      `ca file "${path}" contains no ca certificate`,
+      `CA file "${path}" contains no CA certificate`,
       'pass the ca.crt of the PKI, not a server or client certificate',
     );
   }
@@ -63,8 +63,8 @@ export function readTrustAnchors(
     const first = problems[0] as InvalidCa;
     throw new SecureStreamError(
       first.code,
-      `ca file "${path}": ${problems.map((p) => p.text).join('; ')}`,
-      'replace the ca file with the current CA certificate',
+      `CA file "${path}": ${problems.map((p) => p.text).join('; ')}`,
+      'replace the CA file with the current CA certificate',
     );
   }
   const pem = cas
@@ -74,7 +74,7 @@ export function readTrustAnchors(
     cas,
     pem,
     partial,
-    warnings: problems.map((p) => `ca file "${path}": ${p.text}; its certificates will be refused`),
+    warnings: problems.map((p) => `CA file "${path}": ${p.text}; its certificates will be refused`),
   };
 }
 
@@ -94,11 +94,11 @@ function validityProblem(ca: X509Certificate, now: Date): InvalidCa | undefined 
   if (now < from) {
     return {
       code: 'pki-not-yet-valid',
-      text: `ca "${subjectOf(ca)}" is not valid before ${from.toISOString()}`,
+      text: `CA "${subjectOf(ca)}" is not valid before ${from.toISOString()}`,
     };
   }
   if (now > to) {
-    return { code: 'pki-expired', text: `ca "${subjectOf(ca)}" expired on ${to.toISOString()}` };
+    return { code: 'pki-expired', text: `CA "${subjectOf(ca)}" expired on ${to.toISOString()}` };
   }
   return undefined;
 }

@@ -114,7 +114,7 @@ export function resolveTlsPolicy(opts: {
       'no-usable-cipher',
       explicit
         ? `no cipher suite in --ciphers works with this ${opts.keyKind} server key: ${unusable.join(', ')}`
-        : `the server certificate cannot be used for tls: ${unusable.join(', ')}; its keyUsage is ${opts.keyUsage?.join(', ') ?? 'absent'}`,
+        : `the server certificate cannot be used for TLS: ${unusable.join(', ')}; its keyUsage is ${opts.keyUsage?.join(', ') ?? 'absent'}`,
       explicit
         ? KEYS_FOR['rsa-sign'].includes(opts.keyKind)
           ? 'use ECDHE-RSA-AES128-GCM-SHA256 or AES128-GCM-SHA256 with an RSA certificate'

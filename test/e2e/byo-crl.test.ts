@@ -213,11 +213,11 @@ describe('CRLs as real PKIs have them', () => {
     assert.equal(refused.code, 1);
     assert.match(
       refused.stderr,
-      /securestream: error: cas "CN=Same Name CA" \(sha256 [0-9a-f]{16}…\) and "CN=Same Name CA" \(sha256 [0-9a-f]{16}…\) share a subject name/,
+      /securestream: error: CAs "CN=Same Name CA" \(sha256 [0-9a-f]{16}…\) and "CN=Same Name CA" \(sha256 [0-9a-f]{16}…\) share a subject name/,
     );
     assert.match(
       refused.stderr,
-      /securestream: hint: issue the crls with an authority key identifier/,
+      /securestream: hint: issue the CRLs with an authority key identifier/,
     );
 
     const withAki = p.concat(
@@ -245,7 +245,7 @@ describe('CRLs as real PKIs have them', () => {
     const warning = await s.waitForLog((l) => l['msg'] === 'certificate warning');
     assert.match(
       String(warning['warning']),
-      /the list of ca "CN=stale-ca" expired on \d{4}-.*every client of that ca is refused until it is renewed/,
+      /the list of CA "CN=stale-ca" expired on \d{4}-.*every client of that CA is refused until it is renewed/,
     );
     const line = await refusal(s, ca.cert, client);
     assert.equal(line['cause'], 'crl-expired');
@@ -275,11 +275,11 @@ describe('CRLs as real PKIs have them', () => {
     assert.equal(partial.code, 1);
     assert.match(
       partial.stderr,
-      /ca "CN=lock-inter" is a trust anchor without its issuer "CN=lock-root" in the ca file/,
+      /CA "CN=lock-inter" is a trust anchor without its issuer "CN=lock-root" in the CA file/,
     );
     assert.match(
       partial.stderr,
-      /hint: add the ca "CN=lock-root" to the ca file and its crl to the crl file/,
+      /hint: add the CA "CN=lock-root" to the CA file and its CRL to the CRL file/,
     );
     // a critical extension OpenSSL does not handle
     await appendFile(r.config, '[ critical_ext ]\n1.3.6.1.4.1.55555.1 = critical,ASN1:NULL\n');

@@ -287,11 +287,11 @@ describe('bring your own PKI', () => {
     const k1 = p.issue(serverInter, 'server-k1', { ext: EXT.server, alg: 'secp256k1' });
     const r = await serveRefuses(clientRoot.cert, k1.cert, k1.key);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /its ec key is on curve secp256k1, which tls peers do not offer/);
+    assert.match(r.stderr, /its EC key is on curve secp256k1, which TLS peers do not offer/);
     const small = p.issue(clientInter, 'client-rsa1024', { ext: EXT.client, alg: 'rsa1024' });
     const g = await get(serverA.port, serverRoot.cert, small.cert, small.key);
     assert.equal(g.r.code, 1);
-    assert.match(g.r.stderr, /its 1024-bit rsa key is outside 2048-16384 bits/);
+    assert.match(g.r.stderr, /its 1024-bit RSA key is outside 2048-16384 bits/);
   });
 
   it('8: keyUsage without digitalSignature: refused at start by get, named in the server log', async () => {

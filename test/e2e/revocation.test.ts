@@ -184,7 +184,7 @@ describe('revocation', () => {
     assert.equal(foreign.code, 1);
     assert.match(
       foreign.stderr,
-      /securestream: error: crl ".*other\/crl\.pem" is not signed by this ca/,
+      /securestream: error: CRL ".*other\/crl\.pem" is not signed by this CA/,
     );
 
     // Two CAs, a CRL for one: OpenSSL would refuse every client of the other (UNABLE_TO_GET_CRL).
@@ -205,7 +205,7 @@ describe('revocation', () => {
       join(pki, 'crl.pem'),
     ]);
     assert.equal(partial.code, 1);
-    assert.match(partial.stderr, /has no list signed by ca "CN=securestream CA/);
+    assert.match(partial.stderr, /has no list signed by CA "CN=securestream CA/);
 
     // Both CRLs in one file: starts, and each CA's revocations apply.
     const both = join(dir.path, 'both.pem');

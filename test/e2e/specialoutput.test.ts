@@ -317,7 +317,7 @@ describe(
       assert.equal(f.code, 5, f.stderr);
       assert.match(
         f.stderr,
-        /^securestream: error: plaintext sha-256 [0-9a-f]{64} does not match/m,
+        /^securestream: error: plaintext SHA-256 [0-9a-f]{64} does not match/m,
       );
       assert.equal(sha((await dec.read).stdoutBytes), sha(CONTENT));
       await assertFifo(dec.path);

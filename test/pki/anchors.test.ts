@@ -113,7 +113,7 @@ describe('readTrustAnchors', () => {
     );
     assert.throws(
       () => readTrustAnchors(text(leaf.cert), 'leaf.pem', 'client', new Date()),
-      /ca file "leaf\.pem" contains no ca certificate/,
+      /CA file "leaf\.pem" contains no CA certificate/,
     );
   });
 
@@ -121,12 +121,12 @@ describe('readTrustAnchors', () => {
     const old = p.root('old-root', { ext: EXT.root, start: -60, end: -1 });
     const both = readTrustAnchors(text(old.cert, root.cert), 'b.pem', 'client', new Date());
     assert.equal(both.warnings.length, 1);
-    assert.match(both.warnings[0] ?? '', /ca "CN=old-root" expired on \d{4}-/);
+    assert.match(both.warnings[0] ?? '', /CA "CN=old-root" expired on \d{4}-/);
     assert.throws(
       () => readTrustAnchors(text(old.cert), 'old.pem', 'client', new Date()),
       (e: Error & { code?: string }) =>
         e.code === 'pki-expired' &&
-        /ca file "old\.pem": ca "CN=old-root" expired on/.test(e.message),
+        /CA file "old\.pem": CA "CN=old-root" expired on/.test(e.message),
     );
   });
 });

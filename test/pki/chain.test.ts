@@ -71,7 +71,7 @@ describe('the certificate file, link by link', () => {
         role: 'client',
       },
       'pki-chain',
-      /intermediate "CN=not-a-ca" \(certificate 2 in ".*nc\.pem"\) is not a ca certificate/,
+      /intermediate "CN=not-a-ca" \(certificate 2 in ".*nc\.pem"\) is not a CA certificate/,
     );
   });
 
@@ -118,7 +118,7 @@ describe('the certificate file, link by link', () => {
         role: 'client',
       },
       'pki-expired',
-      /^ca "CN=old-root" in ".*cas\.pem" expired on/,
+      /^CA "CN=old-root" in ".*cas\.pem" expired on/,
     );
   });
 });
@@ -158,8 +158,8 @@ describe('usage and keys', () => {
     ['p521', 'P-521'],
     ['ed25519', ''],
     ['rsa2048', 'rsa'],
-    ['secp256k1', /its ec key is on curve secp256k1, which tls peers do not offer/],
-    ['rsa1024', /its 1024-bit rsa key is outside 2048-16384 bits/],
+    ['secp256k1', /its EC key is on curve secp256k1, which TLS peers do not offer/],
+    ['rsa1024', /its 1024-bit RSA key is outside 2048-16384 bits/],
   ];
   for (const [alg, want] of keys) {
     test(`${alg}: ${typeof want === 'string' ? 'usable' : 'refused with the limit'}`, async () => {

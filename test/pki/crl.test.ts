@@ -175,10 +175,10 @@ describe('loadCrl', () => {
     await rejectsWith(
       loadCrl(explicit(join(dir, 'crl.pem')), otherAnchors),
       'pki-crl-foreign',
-      /is not signed by this ca: its issuer "CN=securestream CA [0-9a-f]+" is no ca of the ca file/,
+      /is not signed by this CA: its issuer "CN=securestream CA [0-9a-f]+" is no CA of the CA file/,
     );
     await readCrlFile(join(dir, 'crl.pem')); // without a CA only the format is checked
-    await rejectsWith(readCrlFile(join(dir, 'ca.crt')), 'pki-invalid', /no pem crl/);
+    await rejectsWith(readCrlFile(join(dir, 'ca.crt')), 'pki-invalid', /no PEM CRL/);
     const broken = join(root, 'broken.pem');
     await writeFile(broken, '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n');
     await rejectsWith(readCrlFile(broken), 'pki-invalid', /cannot be parsed/);
@@ -198,7 +198,7 @@ describe('loadCrl', () => {
     assert.match(
       String(loaded.warnings[0]),
       new RegExp(
-        `the list of ca "CN=securestream CA [0-9a-f]+" expired on ${wholeSeconds(r.nextUpdate)}`,
+        `the list of CA "CN=securestream CA [0-9a-f]+" expired on ${wholeSeconds(r.nextUpdate)}`,
       ),
     );
   });

@@ -139,7 +139,7 @@ describe('reading lists', () => {
     await rejects(
       loadCrl(explicit(delta), anchors(ca.cert)),
       'crl-incomplete',
-      /has no list signed by ca "CN=ext"/,
+      /has no list signed by CA "CN=ext"/,
     );
   });
 });
@@ -169,7 +169,7 @@ describe('what the server may load', () => {
     await rejects(
       loadCrl(explicit(p.crl(inter, 'pc-inter')), anchors(inter.cert)),
       'crl-partial-chain',
-      /ca "CN=pc-inter" is a trust anchor without its issuer "CN=pc-root"/,
+      /CA "CN=pc-inter" is a trust anchor without its issuer "CN=pc-root"/,
     );
     const both = p.concat('pc-both.pem', p.crl(root, 'pc-root'), p.crl(inter, 'pc-inter-2'));
     const loaded = await loadCrl(explicit(both), anchors(root.cert, inter.cert));
@@ -182,12 +182,12 @@ describe('what the server may load', () => {
     await rejects(
       loadCrl(explicit(p.crl(stranger, 'stranger')), anchors(ca.cert)),
       'pki-crl-foreign',
-      /is not signed by this ca: its issuer "CN=stranger" is no ca of the ca file/,
+      /is not signed by this CA: its issuer "CN=stranger" is no CA of the CA file/,
     );
     await rejects(
       loadCrl(explicit(p.crl(ca, 'cov')), anchors(ca.cert, stranger.cert)),
       'crl-incomplete',
-      /has no list signed by ca "CN=stranger"/,
+      /has no list signed by CA "CN=stranger"/,
     );
     appendFileSync(ca.config, '[ odd ]\n1.3.6.1.4.1.55555.2 = critical,ASN1:NULL\n');
     const odd = join(dir, 'cov-odd.crl.pem');

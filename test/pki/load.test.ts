@@ -390,7 +390,7 @@ describe('loadTlsMaterial error codes', () => {
     await failsWith(
       { caPath: pki.ca, certPath: pki.ca, keyPath: pki.caKey, role: 'server' },
       'pki-wrong-usage',
-      /is a ca certificate/,
+      /is a CA certificate/,
     );
   });
 

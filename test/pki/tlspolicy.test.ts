@@ -42,7 +42,7 @@ describe('suites by keyUsage', () => {
     const keyUsage = ['keyEncipherment'] as const;
     refused(
       () => resolveTlsPolicy({ keyKind: 'rsa', keyUsage: [...keyUsage] }),
-      /^the server certificate cannot be used for tls: ECDHE-RSA-AES128-GCM-SHA256 \(needs keyUsage digitalSignature\); its keyUsage is keyEncipherment/,
+      /^the server certificate cannot be used for TLS: ECDHE-RSA-AES128-GCM-SHA256 \(needs keyUsage digitalSignature\); its keyUsage is keyEncipherment/,
     );
     assert.deepEqual(
       resolveTlsPolicy({
