@@ -42,12 +42,7 @@ export async function readNameList(from: string, stdin: () => Promise<Buffer>): 
   try {
     bytes = from === '-' ? await stdin() : await readFile(from);
   } catch (e) {
-    throw new SecureStreamError(
-      errnoCode(e) === 'ENOENT' ? 'input-not-found' : 'input-unreadable',
-      `cannot read the name list "${from}": ${(e as Error).message}`,
-      undefined,
-      { cause: e },
-    );
+    throw nameListError(from, e);
   }
   if (bytes.length > MAX_NAME_LIST_BYTES) {
     throw new UsageError(`name list "${from}" is over ${MAX_NAME_LIST_BYTES} bytes`);
@@ -118,4 +113,33 @@ export async function expandPattern(
     );
   }
   return found;
+}
+
+const NAME_LIST_HINT = '--from takes a file of names, one per line, or "-" for standard input';
+
+/** `--from FILE` that cannot be read: `input-not-found` or `input-unreadable`, with a hint. */
+function nameListError(from: string, e: unknown): SecureStreamError {
+  const code = errnoCode(e);
+  if (code === 'ENOENT') {
+    return new SecureStreamError(
+      'input-not-found',
+      `name list "${from}" does not exist`,
+      NAME_LIST_HINT,
+      { cause: e },
+    );
+  }
+  const why =
+    code === 'EISDIR'
+      ? 'it is a folder'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : e instanceof Error
+          ? e.message
+          : String(e);
+  return new SecureStreamError(
+    'input-unreadable',
+    `cannot read the name list "${from}": ${why}`,
+    NAME_LIST_HINT,
+    { cause: e },
+  );
 }

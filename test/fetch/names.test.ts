@@ -3,6 +3,7 @@ import { strict as assert } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { SecureStreamError } from '../../src/errors.js';
 import { isPattern, readNameList } from '../../src/fetch/names.js';
 import { tempDir } from '../helpers/proc.js';
 
@@ -15,6 +16,31 @@ describe('names', () => {
     }
     for (const n of ['a.txt', 'logs/2024/app.gz', 'with space.txt', 'ü.bin']) {
       assert.equal(isPattern(n), false, n);
+    }
+  });
+
+  it('--from a file that is missing or a folder: input-not-found / input-unreadable, a hint, no errno text', async () => {
+    const dir = await tempDir();
+    try {
+      const missing = join(dir.path, 'missing.txt');
+      await assert.rejects(readNameList(missing, noStdin), (e: unknown) => {
+        assert.ok(e instanceof SecureStreamError);
+        assert.equal(e.code, 'input-not-found');
+        assert.equal(e.message, `name list "${missing}" does not exist`);
+        assert.equal(
+          e.hint,
+          '--from takes a file of names, one per line, or "-" for standard input',
+        );
+        return true;
+      });
+      await assert.rejects(readNameList(dir.path, noStdin), (e: unknown) => {
+        assert.ok(e instanceof SecureStreamError);
+        assert.equal(e.code, 'input-unreadable');
+        assert.equal(e.message, `cannot read the name list "${dir.path}": it is a folder`);
+        return true;
+      });
+    } finally {
+      await dir.remove();
     }
   });
 
