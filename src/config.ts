@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
-import { WireError, checkName } from './protocol.js';
+import { MAX_NAME_BYTES, WireError, checkName, quotedName } from './protocol.js';
 import type { Role } from './pki/checks.js';
 import { pkiPaths, type InitPkiOptions, type IssueClientOptions } from './pki/folder.js';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.js';
@@ -517,8 +517,8 @@ export function parseRemoteName(name: string): string {
   } catch (e) {
     if (!(e instanceof WireError)) throw e;
     throw new UsageError(
-      `invalid name ${JSON.stringify(name)}: ${e.message}`,
-      "names are relative to the server's root: folders separated by /, no control characters, no . or .. segments",
+      `invalid name ${quotedName(name)}: ${e.message}`,
+      `names are relative to the server's root: folders separated by /, no control characters, no . or .. segments, at most ${MAX_NAME_BYTES} bytes`,
     );
   }
   return name;

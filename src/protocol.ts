@@ -81,6 +81,20 @@ export function parseRequestLine(line: Buffer): string {
   return name;
 }
 
+/** How much of a refused name a message echoes: enough to recognise it, not a screenful. */
+export const SHOWN_NAME_CHARS = 64;
+
+/**
+ * `name` quoted for a message on one line (JSON string syntax), cut after SHOWN_NAME_CHARS
+ * characters (graphemes) with `…` and the length in bytes when longer.
+ */
+export function quotedName(name: string): string {
+  const chars = Array.from(new Intl.Segmenter().segment(name), (g) => g.segment);
+  if (chars.length <= SHOWN_NAME_CHARS) return JSON.stringify(name);
+  const head = JSON.stringify(chars.slice(0, SHOWN_NAME_CHARS).join('')).slice(0, -1);
+  return `${head}…" (${Buffer.byteLength(name)} bytes)`;
+}
+
 /**
  * Syntactic rules for a name (PROTOCOL-v1): 1..1024 UTF-8 bytes, no control characters,
  * and no backslash, leading slash, empty, "." or ".." segment. Names that try to leave the

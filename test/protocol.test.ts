@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
+  quotedName,
   MAX_NAME_BYTES,
   MAX_REQUEST_LINE,
   WireError,
@@ -172,4 +173,13 @@ describe('trailer', () => {
       );
     });
   }
+});
+
+describe('quotedName', () => {
+  it('quotes a short name whole, cuts a long one after 64 characters (graphemes) with its byte length', () => {
+    assert.equal(quotedName('a\nb'), '"a\\nb"');
+    assert.equal(quotedName('x'.repeat(64)), `"${'x'.repeat(64)}"`);
+    assert.equal(quotedName('x'.repeat(65)), `"${'x'.repeat(64)}…" (65 bytes)`);
+    assert.equal(quotedName('é'.repeat(100)), `"${'é'.repeat(64)}…" (200 bytes)`);
+  });
 });

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
-import { WireError, checkName } from '../protocol.js';
+import { WireError, checkName, quotedName } from '../protocol.js';
 import type { HttpConnection } from '../transport/httpclient.js';
 import { walk, type RemoteEntry } from './listing.js';
 
@@ -59,7 +59,7 @@ export async function readNameList(from: string, stdin: () => Promise<Buffer>): 
       } catch (e) {
         if (!(e instanceof WireError)) throw e;
         throw new UsageError(
-          `${from === '-' ? 'standard input' : `"${from}"`} line ${i + 1}: invalid name ${JSON.stringify(line)}: ${e.message}`,
+          `${from === '-' ? 'standard input' : `"${from}"`} line ${i + 1}: invalid name ${quotedName(line)}: ${e.message}`,
         );
       }
       names.push(line);

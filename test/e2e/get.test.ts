@@ -194,6 +194,11 @@ describe('get', () => {
         /^securestream: error: invalid name "\/etc\/passwd": name is absolute$/,
       ],
       ['an empty name', '', /^securestream: error: invalid name "": empty name$/],
+      [
+        'a name of 1100 bytes (echoed cut at 64 characters, with its length)',
+        'n'.repeat(1100),
+        /^securestream: error: invalid name "n{64}…" \(1100 bytes\): name longer than 1024 bytes$/,
+      ],
     ];
     for (const [what, name, words] of names) {
       it(`${what}: exit 2, one error line, no connection`, async () => {
@@ -203,6 +208,7 @@ describe('get', () => {
         const lines = errorLines(r);
         assert.equal(lines.length, 1, r.stderr);
         assert.match(lines[0] ?? '', words);
+        assert.match(r.stderr, /^securestream: hint: .*, at most 1024 bytes$/m);
         assert.equal(listener.accepted(), 0);
         assert.deepEqual(await readdir(d), []);
       });
