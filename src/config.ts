@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
-import { MAX_NAME_BYTES, WireError, checkName, quotedName } from './protocol.js';
+import { MAX_NAME_BYTES, WireError, checkName, folderPattern, quotedName } from './protocol.js';
 import type { Role } from './pki/checks.js';
 import { pkiPaths, type InitPkiOptions, type IssueClientOptions } from './pki/folder.js';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.js';
@@ -516,6 +516,13 @@ export function parseRemoteName(name: string): string {
     checkName(name);
   } catch (e) {
     if (!(e instanceof WireError)) throw e;
+    if (name.endsWith('/') && name.length > 1) {
+      // `get logs/`: a folder, asked for as one.
+      throw new UsageError(
+        `invalid name ${quotedName(name)}: a name cannot end with /`,
+        `get fetches files; for the files of a folder, use a pattern: ${folderPattern(name)}`,
+      );
+    }
     throw new UsageError(
       `invalid name ${quotedName(name)}: ${e.message}`,
       `names are relative to the server's root: folders separated by /, no control characters, no . or .. segments, at most ${MAX_NAME_BYTES} bytes`,

@@ -197,3 +197,13 @@ function stripCr(line: Buffer): Buffer {
 function protocolError(message: string): SecureStreamError {
   return new SecureStreamError('protocol', message, 'the peer does not speak securestream v1');
 }
+
+/**
+ * `'NAME/**'`, the pattern for the files under folder NAME, as a shell word (single quotes); a
+ * name too long or with a quote in it is shown as `'FOLDER/**'`.
+ */
+export function folderPattern(name: string): string {
+  const folder = name.replace(/\/+$/, '');
+  const plain = folder !== '' && folder.length <= 64 && !folder.includes("'");
+  return `'${plain ? folder : 'FOLDER'}/**'`;
+}

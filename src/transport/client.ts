@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { SecureStreamError, errnoCode } from '../errors.js';
-import { WireError, encodeRequest, type Mode, type Trailer } from '../protocol.js';
+import { WireError, encodeRequest, folderPattern, type Mode, type Trailer } from '../protocol.js';
 import type { Dialed } from './dial.js';
 import { received } from '../scavenge.js';
 import { explainClientError, rejectedOurCertificate } from './explain.js';
@@ -180,8 +180,8 @@ function interrupted(): SecureStreamError {
 export function refused(name: string, code: string, message: string): WireError {
   const hints: Record<string, string> = {
     'not-found': "check the name; it is relative to the server's root",
-    forbidden:
-      'the name is outside the served root, not a regular file, or not allowed for this certificate',
+    // Sent for a folder as for anything else refused: the hint reveals nothing more than that.
+    forbidden: `the name is outside the served root, not a regular file, or not allowed for this certificate; for the files of a folder, use a pattern: ${folderPattern(name)}`,
     busy: 'the server is at its connection limit; try again shortly',
     'file-changed': 'the file changed while the server read it; try again',
     'unsupported-key': 'use a client certificate with an RSA (2048+) or EC P-256/P-384 key',

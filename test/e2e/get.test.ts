@@ -168,6 +168,41 @@ describe('get', () => {
     });
   });
 
+  describe('a folder asked for as a file', () => {
+    it('get sub: forbidden, and the hint suggests the pattern sub/**', async () => {
+      const d = await freshDir();
+      const r = await get(server.port, 'sub', ['--out', d]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.deepEqual(errorLines(r), [
+        'securestream: error: the server refused "sub": forbidden (access denied)',
+      ]);
+      assert.match(
+        r.stderr,
+        /^securestream: hint: .*for the files of a folder, use a pattern: 'sub\/\*\*'$/m,
+      );
+      assert.deepEqual(await readdir(d), []);
+    });
+
+    it('get sub/: a usage error before dialling, and the hint suggests sub/**', async () => {
+      const listener = await countingListener();
+      try {
+        const d = await freshDir();
+        const r = await get(listener.port, 'sub/', ['--out', d]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.deepEqual(errorLines(r), [
+          'securestream: error: invalid name "sub/": a name cannot end with /',
+        ]);
+        assert.match(
+          r.stderr,
+          /^securestream: hint: get fetches files; for the files of a folder, use a pattern: 'sub\/\*\*'$/m,
+        );
+        assert.equal(listener.accepted(), 0);
+      } finally {
+        listener.server.close();
+      }
+    });
+  });
+
   describe('refused before dialling', () => {
     let listener: Awaited<ReturnType<typeof countingListener>>;
     before(async () => {
