@@ -13,6 +13,7 @@ import { loadTlsMaterial } from '../pki/load.js';
 import { WireError } from '../protocol.js';
 import { escapeControls, jsonForTerminal } from '../terminaltext.js';
 import type { HttpConnection } from '../transport/httpclient.js';
+import { refused } from '../transport/client.js';
 
 /** Lists and prints, line by line, as pages arrive. Returns the number of entries printed. */
 export async function runLs(opts: LsOptions, print: (text: string) => void): Promise<number> {
@@ -46,7 +47,7 @@ async function* entries(
     return;
   }
   try {
-    yield* listFolder(conn, prefix, signal);
+    yield* listFolder(conn, prefix, signal, prefix === '' ? '/' : prefix);
   } catch (e) {
     // Not a folder: perhaps a file, shown as its folder's listing shows it.
     if (prefix === '' || !(e instanceof WireError) || e.wireCode !== 'not-found') throw e;
@@ -58,7 +59,8 @@ async function* entries(
         return;
       }
     }
-    throw e;
+    // Neither a folder nor a file: said of PREFIX as typed, not of the folder "PREFIX/".
+    throw refused(prefix, 'not-found', 'no such file or folder');
   }
 }
 

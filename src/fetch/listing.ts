@@ -38,6 +38,8 @@ export async function* listFolder(
   conn: HttpConnection,
   folder: string,
   signal?: AbortSignal,
+  /** The name a refusal quotes (default `FOLDER/`): `ls` quotes what the user typed. */
+  asked = folder === '' ? '/' : `${folder}/`,
 ): AsyncGenerator<RemoteEntry> {
   let target: string | undefined = targetOf(folder, true);
   for (let page = 0; target !== undefined; page++) {
@@ -46,7 +48,7 @@ export async function* listFolder(
     }
     const res = await conn.get(target, { accept: 'application/json' }, signal);
     const text = await readText(res.body, MAX_LISTING_PAGE);
-    if (res.status !== 200) throw refusalOf(folder === '' ? '/' : `${folder}/`, res.status, text);
+    if (res.status !== 200) throw refusalOf(asked, res.status, text);
     const doc = parsePage(text);
     const prefix = folder === '' ? '' : `${folder}/`;
     if (doc.folder !== prefix) {

@@ -240,7 +240,7 @@ describe('text from a hostile peer is escaped', () => {
     it('an HTTP refusal body with escape sequences: exit 4, no raw ESC', async () => {
       const r = await ls(['denied']);
       assert.equal(r.code, 4, r.stderr);
-      assert.match(r.stderr, /^securestream: error: the server refused "denied\/": forbidden/m);
+      assert.match(r.stderr, /^securestream: error: the server refused "denied": forbidden/m);
       assertNoRawControls(r.stderr, 'stderr');
     });
   });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import { makeFixture, useServedFixture, type Fixture } from '../helpers/fixture.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/proc.js';
 
 const sha256 = (b: string): string => createHash('sha256').update(b).digest('hex');
@@ -96,7 +96,7 @@ describe('ls', () => {
   it('a denied folder is refused like one that does not exist; patterns never reach denied files', async () => {
     const denied = await ls(['secret']);
     assert.equal(denied.code, 4, denied.stderr);
-    assert.match(denied.stderr, /^securestream: error: the server refused "secret\/": forbidden/m);
+    assert.match(denied.stderr, /^securestream: error: the server refused "secret": forbidden/m);
     const get = await runCli([
       'get',
       'secret/*',
@@ -112,6 +112,18 @@ describe('ls', () => {
     assert.equal(get.stdout, `${sha256('a\n')}  ${join(dir.path, 'a.txt')}\n`);
   });
 
+  it('a name that is neither file nor folder: refused, quoted as typed (no slash added)', async () => {
+    // Under access rules a missing name is refused as a denied one is: forbidden.
+    const r = await ls(['nope']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(
+      r.stderr,
+      /^securestream: error: the server refused "nope": forbidden \(access denied\)$/m,
+    );
+    assert.doesNotMatch(r.stderr, /"nope\/"/);
+    assert.equal(r.stdout, '');
+  });
+
   it('a file name lists that file', async () => {
     const r = await ls(['public/sub/b.txt']);
     assert.equal(r.code, 0, r.stderr);
@@ -122,5 +134,26 @@ describe('ls', () => {
     const r = await ls([], lineOnly.port);
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /does not speak HTTP\/1\.1/);
+  });
+});
+
+describe('ls without access rules', () => {
+  const fx = useServedFixture({ 'logs/a.log': 'a\n' });
+
+  it('a name that is neither file nor folder: not-found, quoted as typed', async () => {
+    const r = await runCli([
+      'ls',
+      'nope',
+      '--server',
+      `localhost:${fx.server.port}`,
+      '--pki',
+      fx.pki.pki,
+    ]);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(
+      r.stderr,
+      /^securestream: error: the server refused "nope": not-found \(no such file or folder\)$/m,
+    );
+    assert.equal(r.stdout, '');
   });
 });
