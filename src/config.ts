@@ -440,6 +440,12 @@ export function getOptions(names: string[], f: GetFlags): GetOptions {
       'with several names, --out names a folder',
     );
   }
+  if (f.out === '-' && (resume || f.keepPartial === true)) {
+    throw new UsageError(
+      `--out - cannot be combined with ${resume ? '--continue' : '--keep-partial'}`,
+      'standard output keeps nothing to resume from: name an output file',
+    );
+  }
   if (f.out === '') throw new UsageError('--out is empty', 'pass a file or folder path');
   if (protocol === '1' && (resume || f.keepPartial === true)) {
     throw new UsageError(

@@ -51,6 +51,18 @@ describe('cli', () => {
       2,
       /invalid server address "host:99999"/,
     ],
+    [
+      '--continue with --out -',
+      ['get', 'x', '--continue', '--out', '-'],
+      2,
+      /^securestream: error: --out - cannot be combined with --continue$/m,
+    ],
+    [
+      '--keep-partial with --out -',
+      ['get', 'x', '--keep-partial', '--out', '-'],
+      2,
+      /^securestream: error: --out - cannot be combined with --keep-partial$/m,
+    ],
     ['a bad --port', ['serve', '--port', '70000'], 2, /invalid --port "70000"/],
     ['a bad --tls-max', ['serve', '--tls-max', '1.1'], 2, /--tls-max/],
     ['a bad --size', ['payload', 'f', '--size', '12XB'], 2, /invalid size "12XB"/],
