@@ -31,6 +31,8 @@ export interface ListeningFields {
   workers?: number;
   /** HTTP/1.1 and HTTP/2 beside the line protocol (absent: the line protocol only). */
   http?: boolean;
+  /** `--status-listen`: where /healthz and /metrics answer, as ADDR:PORT. */
+  statusListen?: string;
 }
 
 /**
@@ -40,10 +42,11 @@ export interface ListeningFields {
 export function listeningSummary(f: ListeningFields): string {
   const tls = f.tlsMax === '1.3' ? '1.2-1.3' : '1.2 only';
   const workers = f.workers !== undefined && f.workers > 1 ? `; ${f.workers} workers` : '';
+  const status = f.statusListen ? `; /healthz and /metrics on ${f.statusListen}` : '';
   const protocols = f.http ? 'HTTP/1.1, HTTP/2 and the line protocol' : 'line protocol only';
   return (
     `listening on ${formatHostPort(f.address, f.port)} (TLS ${tls}, ciphers ${f.ciphers.join(':')}; ` +
-    `client certificates required; mode ${f.mode}; ${protocols}; root ${f.root}${workers})`
+    `client certificates required; mode ${f.mode}; ${protocols}; root ${f.root}${workers}${status})`
   );
 }
 

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { listeningSummary, type ListeningFields } from '../logformat.js';
 import { processSignals, type Announce, type Controls } from './control.js';
 import { startPrimaryStatus } from '../status/cluster.js';
+import { formatHostPort } from '../transport/address.js';
 
 type Message =
   | { securestream: 'listening'; fields: ListeningFields & Record<string, unknown> }
@@ -99,7 +100,9 @@ export async function runPrimary(
       if (!isMessage(m) || m.securestream !== 'listening') return;
       if (!announced && ++listening === workers) {
         announced = true;
-        const fields = { ...m.fields, workers };
+        const at = endpoint?.address;
+        const statusListen = at && formatHostPort(at.address, at.port);
+        const fields = { ...m.fields, workers, ...(statusListen ? { statusListen } : {}) };
         announce(`securestream: ${listeningSummary(fields)}`, fields);
         allListening();
       }

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { serveUntilSignalled, type Announce } from './control.js';
 import type { ServeOptions } from '../config.js';
 import { resolveRoot } from '../files.js';
+import { formatHostPort } from '../transport/address.js';
 import { refuseKeysUnderRoot, rulesUnderRoot } from '../rootguard.js';
 import { listeningSummary } from '../logformat.js';
 import { loadTlsMaterial, type TlsMaterial } from '../pki/load.js';
@@ -190,6 +191,7 @@ export async function startServe(
     limits: opts.limits,
     ...(opts.http ? { httpLimits: opts.httpLimits } : {}),
     graceMs: opts.graceMs,
+    statusListen: status.address && formatHostPort(status.address.address, status.address.port),
     trustedProxies: opts.preface.proxyProtocol
       ? opts.preface.trustedProxies.map((n) => `${n.address}/${n.prefix}`)
       : undefined,

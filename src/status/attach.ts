@@ -54,6 +54,11 @@ export class ServeStatus {
     log.info({ address, port }, 'status listening');
   }
 
+  /** Where /healthz and /metrics answer, once started in this process (not in a worker). */
+  get address(): { address: string; port: number } | undefined {
+    return this.http?.address;
+  }
+
   material(e: MaterialExpiry): void {
     this.metrics?.material(e);
   }

@@ -87,6 +87,13 @@ describe('status endpoint', () => {
   });
 
   it('answers /healthz 200 while serving, 404 elsewhere, 405 to anything but GET and HEAD', async () => {
+    // The banner says where the status endpoint is, as the "listening" record does.
+    assert.ok(
+      server.banner.endsWith(`; /healthz and /metrics on 127.0.0.1:${port})`),
+      server.banner,
+    );
+    const listening = await server.waitForLog((l) => l['msg'] === 'listening');
+    assert.equal(listening['statusListen'], `127.0.0.1:${port}`);
     assert.deepEqual(await get(port, '/healthz'), { status: 200, body: 'ok\n' });
     assert.equal((await get(port, '/healthz', 'HEAD')).status, 200);
     assert.equal((await get(port, '/', 'GET')).status, 404);
@@ -309,6 +316,10 @@ describe('status endpoint under --workers 2', { skip: promtool }, () => {
 
   it('serves the sum over the workers from the primary', async () => {
     const port = await statusPort(server);
+    assert.ok(
+      server.banner.endsWith(`; 2 workers; /healthz and /metrics on 127.0.0.1:${port})`),
+      server.banner,
+    );
     for (let i = 0; i < 6; i++) {
       const r = await cliGet(server.port, fx.pki.pki, 'hello.txt', join(fx.path, `h${i}`), [
         '--quiet',
