@@ -105,6 +105,7 @@ async function resolveTarget(
   ca: LoadedCa,
 ): Promise<{ serialHex: string; name?: string }> {
   if (target.toLowerCase() === 'ca') throw new UsageError('the CA cannot revoke itself');
+  if (target.toLowerCase() === 'server') throw serverNotRevocable();
   const isName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(target);
   const certPath = join(dir, `${target}.crt`);
   if (isName && (await pathExists(certPath))) {
@@ -125,7 +126,23 @@ async function resolveTarget(
       'pass a client name of the PKI folder or a serial such as 4f:1a:…',
     );
   }
+  const server = join(dir, 'server.crt');
+  if (await pathExists(server)) {
+    const cert = parseCertificates(await readPemFile(server), server)[0] as X509Certificate;
+    if (serialOf(cert) === serialHex) throw serverNotRevocable();
+  }
   return { serialHex };
+}
+
+/**
+ * Clients do not check revocation of the server certificate (docs/SECURITY.md §7), so a CRL
+ * entry for it would change nothing: refused, as `issue-client server` is.
+ */
+function serverNotRevocable(): UsageError {
+  return new UsageError(
+    'the server certificate cannot be revoked: clients do not check revocation of the server certificate, so a CRL entry would change nothing',
+    'replace it: issue a new server certificate and key from the CA, rename them over server.crt and server.key, then reload the server (docs/SECURITY.md §4)',
+  );
 }
 
 function nextUpdateFor(days: number | undefined, now: Date, ca: LoadedCa): Date {

@@ -135,6 +135,24 @@ describe('revoke', () => {
     await rejectsWith(revoke({ dir: d, target: 'client' }), 'pki-invalid');
   });
 
+  test('the server certificate, by name or serial, is refused with how to replace it; no CRL changes', async () => {
+    const crl = join(dir, 'crl.pem');
+    const before = await readFile(crl).catch(() => undefined);
+    const refusal = /^the server certificate cannot be revoked: clients do not check revocation/;
+    for (const target of ['server', 'Server', await serialOf(join(dir, 'server.crt'))]) {
+      await assert.rejects(revoke({ dir, target }), (e: unknown) => {
+        assert.equal((e as { code?: string }).code, 'usage');
+        assert.match((e as Error).message, refusal);
+        assert.match(
+          (e as { hint?: string }).hint ?? '',
+          /issue a new server certificate .* reload the server \(docs\/SECURITY\.md §4\)$/,
+        );
+        return true;
+      });
+    }
+    assert.deepEqual(await readFile(crl).catch(() => undefined), before);
+  });
+
   test('unknown names, the CA itself and foreign certificates are refused', async () => {
     await rejectsWith(revoke({ dir, target: 'nobody' }), 'pki-unknown-target', /nobody/);
     await rejectsWith(revoke({ dir, target: 'CA' }), 'usage');
