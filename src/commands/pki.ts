@@ -12,6 +12,12 @@ export async function runPkiInit(opts: PkiInitOptions, out: Out): Promise<InitPk
   out(`created an ${describeKey(r.keySpec)} PKI in ${r.dir}`);
   for (const path of r.files) out(`  wrote ${path}${path.endsWith('.key') ? ' (mode 0600)' : ''}`);
   for (const path of r.removed) out(`  removed ${path} (revocation list of the replaced CA)`);
+  for (const path of r.orphans) {
+    const why = path.endsWith('.key')
+      ? 'the key of a certificate the replaced CA issued'
+      : 'issued by the replaced CA: it can never verify again';
+    out(`  removed ${path} (${why})`);
+  }
   out(`server names: ${r.serverNames.join(', ')}`);
   out(`clients: ${r.clients.join(', ')}`);
   out(`certificates valid until ${day(r.leafNotAfter)}, the CA until ${day(r.caNotAfter)}`);

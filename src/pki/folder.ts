@@ -3,7 +3,7 @@
  * `pki issue-client`, reading the folder's CA, and writing files so they appear only whole.
  */
 import { randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
-import { lstat, mkdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { AtomicFile } from '../atomic.js';
@@ -91,6 +91,11 @@ export interface InitPkiResult {
   leafNotAfter: Date;
   /** Files of the replaced PKI that were deleted (only crl.pem, only with force). */
   removed: string[];
+  /**
+   * With `force`: NAME.crt and NAME.key of leaves the replaced CA issued that this init did not
+   * write again, removed (they can never verify against the new CA).
+   */
+  orphans: string[];
 }
 
 /** Options of {@link issueClient}. */
@@ -141,6 +146,7 @@ export async function initPki(opts: InitPkiOptions): Promise<InitPkiResult> {
   const crlPath = join(opts.dir, CRL_FILE);
   if (!opts.force) await assertAbsent([...targets, crlPath], 'use --force to replace it');
   else await assertReplaceable(targets);
+  const oldCa = opts.force ? await readOldCa(join(opts.dir, 'ca.crt')) : undefined;
 
   const now = opts.now ?? new Date();
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
@@ -179,6 +185,7 @@ export async function initPki(opts: InitPkiOptions): Promise<InitPkiResult> {
     });
     removed.push(crlPath);
   }
+  const orphans = oldCa ? await removeOrphans(opts.dir, oldCa, new Set(names)) : [];
   return {
     dir: opts.dir,
     keySpec,
@@ -188,7 +195,56 @@ export async function initPki(opts: InitPkiOptions): Promise<InitPkiResult> {
     caNotAfter,
     leafNotAfter,
     removed,
+    orphans,
   };
+}
+
+/** The certificate of the CA `init --force` replaces, when there is one that parses. */
+async function readOldCa(path: string): Promise<X509Certificate | undefined> {
+  if (!(await pathExists(path))) return undefined;
+  try {
+    return parseCertificates(await readPemFile(path), path)[0];
+  } catch {
+    return undefined; // not a CA we can recognise leaves of: nothing is removed
+  }
+}
+
+/**
+ * Removes NAME.crt for every leaf in `dir` signed by `oldCa` whose NAME is not in `keep`, and
+ * NAME.key beside it when it is that certificate's key. Returns the paths removed.
+ */
+async function removeOrphans(
+  dir: string,
+  oldCa: X509Certificate,
+  keep: ReadonlySet<string>,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of (await readdir(dir)).sort()) {
+    const name = entry.slice(0, -'.crt'.length);
+    if (!entry.endsWith('.crt') || keep.has(name)) continue;
+    const certPath = join(dir, entry);
+    const keyPath = join(dir, `${name}.key`);
+    let cert: X509Certificate | undefined;
+    try {
+      cert = parseCertificates(await readPemFile(certPath), certPath)[0];
+    } catch {
+      continue; // not ours to judge
+    }
+    if (!cert?.checkIssued(oldCa) || !cert.verify(oldCa.publicKey)) continue;
+    let ownKey = false;
+    try {
+      ownKey = cert.checkPrivateKey(parsePrivateKey(await readPemFile(keyPath), keyPath));
+    } catch {
+      ownKey = false; // absent or unreadable: left alone
+    }
+    for (const path of ownKey ? [certPath, keyPath] : [certPath]) {
+      await unlink(path).catch((e: unknown) => {
+        throw writeError(e, path);
+      });
+      removed.push(path);
+    }
+  }
+  return removed;
 }
 
 /**

@@ -46,6 +46,20 @@ describe('pki commands', () => {
     assert.deepEqual(lines, []);
   });
 
+  test('init --force says which leaves of the replaced CA it removed, and why', async () => {
+    const d = join(root, 'force');
+    await runPkiInit({ dir: d, clients: ['client', 'dave'] }, () => undefined);
+    const { lines, out } = capture();
+    await runPkiInit({ dir: d, force: true }, out);
+    assert.deepEqual(
+      lines.filter((l) => l.includes('removed')),
+      [
+        `  removed ${join(d, 'dave.crt')} (issued by the replaced CA: it can never verify again)`,
+        `  removed ${join(d, 'dave.key')} (the key of a certificate the replaced CA issued)`,
+      ],
+    );
+  });
+
   test('init --key-type rsa names the RSA size', async () => {
     const { lines, out } = capture();
     await runPkiInit({ dir: join(root, 'rsa'), keyType: 'rsa', rsaBits: 2048 }, out);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -197,6 +197,53 @@ describe('initPki options', () => {
     assert.deepEqual(r.removed, [join(dir, 'crl.pem')]);
     assert.equal(mode(await stat(join(dir, 'server.key'))), 0o600);
     assert.equal(openssl(['verify', '-CAfile', 'ca.crt', 'server.crt'], dir).status, 0);
+  });
+
+  test('--force removes leaves of the replaced CA (and their keys), leaves anything else alone', async () => {
+    const dir = join(root, 'force-orphans');
+    await initPki({ dir, clients: ['client', 'alice'] });
+    await issueClient({ dir, name: 'bob' });
+    // A pair from another CA, and a certificate of the old CA whose key is not beside it.
+    assert.equal(
+      openssl(
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          'other.key',
+          '-out',
+          'other.crt',
+          '-subj',
+          '/CN=other',
+          '-days',
+          '1',
+        ],
+        dir,
+      ).status,
+      0,
+    );
+    await copyFile(join(dir, 'alice.crt'), join(dir, 'lone.crt'));
+    const r = await initPki({ dir, force: true });
+    assert.deepEqual(r.orphans, [
+      join(dir, 'alice.crt'),
+      join(dir, 'alice.key'),
+      join(dir, 'bob.crt'),
+      join(dir, 'bob.key'),
+      join(dir, 'lone.crt'),
+    ]);
+    assert.deepEqual((await readdir(dir)).sort(), [
+      'ca.crt',
+      'ca.key',
+      'client.crt',
+      'client.key',
+      'other.crt',
+      'other.key',
+      'server.crt',
+      'server.key',
+    ]);
   });
 
   test('leaves longer than ten years get a CA exactly as long (same second)', async () => {
