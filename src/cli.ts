@@ -443,9 +443,10 @@ export async function main(argv: string[]): Promise<number> {
     printError(e);
     process.exitCode = exitCodeFor(e);
   });
+  const state: ProgramState = { exitCode: EXIT.ok, stdoutClosed };
+  const program = buildProgram(state);
   try {
-    const state: ProgramState = { exitCode: EXIT.ok, stdoutClosed };
-    await buildProgram(state).parseAsync(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
     return state.exitCode;
   } catch (caught) {
     let e = caught;
@@ -455,13 +456,30 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.help') return EXIT.usage;
       const informational = ['commander.helpDisplayed', 'commander.version'];
       if (informational.includes(e.code)) return EXIT.ok;
-      e = new UsageError(e.message.replace(/^error: /, ''), 'see "securestream --help"');
+      e = new UsageError(
+        e.message.replace(/^error: /, ''),
+        `see "${[...commandPath(program, argv), '--help'].join(' ')}"`,
+      );
     }
     printError(e);
     return exitCodeFor(e);
   } finally {
     done = true;
   }
+}
+
+/** `securestream get`, `securestream pki revoke`: the (sub)command `argv` names, for its help. */
+function commandPath(program: Command, argv: readonly string[]): string[] {
+  const path = [program.name()];
+  let cmd = program;
+  for (const arg of argv) {
+    if (arg.startsWith('-')) continue;
+    const sub = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!sub) break;
+    path.push(sub.name());
+    cmd = sub;
+  }
+  return path;
 }
 
 function printError(e: unknown): void {

@@ -68,6 +68,18 @@ describe('cli', () => {
     ['a bad --size', ['payload', 'f', '--size', '12XB'], 2, /invalid size "12XB"/],
     ['a bad duration', ['serve', '--idle-timeout', 'soon'], 2, /invalid --idle-timeout "soon"/],
   ];
+  for (const [args, help] of [
+    [['get', 'x', '--bogus'], 'securestream get --help'],
+    [['pki', 'revoke', 'x', '--bogus'], 'securestream pki revoke --help'],
+    [['--bogus'], 'securestream --help'],
+  ] as const) {
+    it(`${args.join(' ')}: the hint names "${help}"`, async () => {
+      const r = await runCli([...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^securestream: hint: see "${help}"$`, 'm'));
+    });
+  }
+
   for (const [what, args, code, words] of table) {
     it(`${what}: exit ${code} with an error line`, async () => {
       const r = await runCli(args, { cwd: dir.path });
