@@ -11,6 +11,13 @@ import { buildProgram } from '../src/cli.js';
 import { completionScript } from '../src/completion.js';
 import { runCli, tempDir } from './helpers/proc.js';
 
+/** A skip reason when `shell` is not installed (.ci/run installs zsh and fish). */
+function missing(shell: string): string | false {
+  return spawnSync(shell, ['--version']).error === undefined
+    ? false
+    : `${shell} is not installed (.ci/run installs it)`;
+}
+
 describe('completion', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let script: string;
@@ -85,12 +92,51 @@ describe('completion', () => {
       for (const o of c.options)
         if (o.long) assert.ok(fish.includes(`-l ${o.long.slice(2)}`), o.long);
     }
-    const zshBin = spawnSync('zsh', ['--version']);
-    if (zshBin.error === undefined) {
-      const n = spawnSync('zsh', ['-n'], { input: zsh, encoding: 'utf8' });
-      assert.equal(n.status, 0, n.stderr);
-    }
   });
+
+  it('zsh -n accepts the zsh script', { skip: missing('zsh') }, () => {
+    const n = spawnSync('zsh', ['-n'], {
+      input: completionScript('zsh', buildProgram()),
+      encoding: 'utf8',
+    });
+    assert.equal(n.status, 0, n.stderr);
+  });
+
+  it(
+    'fish -n accepts the fish script, and fish completes commands and options from it',
+    {
+      skip: missing('fish'),
+    },
+    async () => {
+      const file = join(tmp.path, 'securestream.fish');
+      await writeFile(file, completionScript('fish', buildProgram()));
+      const n = spawnSync('fish', ['--no-config', '-n', file], { encoding: 'utf8' });
+      assert.equal(n.status, 0, n.stderr);
+      const complete = (line: string): string[] => {
+        const r = spawnSync(
+          'fish',
+          ['--no-config', '-c', `source ${file}; complete -C ${JSON.stringify(line)}`],
+          { encoding: 'utf8' },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split('\t')[0] ?? '');
+      };
+      assert.deepEqual(complete('securestream ').sort(), [
+        'completion',
+        'decrypt',
+        'encrypt',
+        'get',
+        'ls',
+        'payload',
+        'pki',
+        'serve',
+      ]);
+      assert.deepEqual(complete('securestream get --par'), ['--parallel']);
+    },
+  );
 
   it('an unknown shell is a usage error', async () => {
     const r = await runCli(['completion', 'tcsh']);
