@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -70,6 +70,22 @@ describe('get', () => {
       assert.equal(r.stdout, `${sha256(data)}  ${join(d, 'data.bin')}\n`);
       assert.deepEqual(await readdir(d), ['data.bin']);
       assert.ok((await readFile(join(d, 'data.bin'))).equals(data));
+    });
+
+    it('an existing file: replaced by a rename (a new inode); a failed get leaves it as it was', async () => {
+      const d = await freshDir();
+      const target = join(d, 'existing.bin');
+      await writeFile(target, 'old\n');
+      const before = (await stat(target)).ino;
+      const r = await get(server.port, 'sub/data.bin', ['--out', target]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok((await readFile(target)).equals(data));
+      assert.notEqual((await stat(target)).ino, before);
+      await writeFile(target, 'old\n');
+      const failed = await get(server.port, 'sub/missing.bin', ['--out', target]);
+      assert.equal(failed.code, 4, failed.stderr);
+      assert.equal(await readFile(target, 'utf8'), 'old\n');
+      assert.deepEqual(await readdir(d), ['existing.bin']);
     });
 
     it('an existing folder, encrypted response: FOLDER/basename(NAME).sst, as without --out', async () => {
