@@ -13,7 +13,13 @@ import {
 import type { Identity } from '../format/index.js';
 import { pkiPaths } from '../pki/folder.js';
 import { parsePrivateKey, readPemFile } from '../pki/pem.js';
-import { assertNotInput, openInput, readPassphraseFile, streamToFile } from './encrypt.js';
+import {
+  assertNotInput,
+  hashThrough,
+  openInput,
+  readPassphraseFile,
+  streamToFile,
+} from './encrypt.js';
 
 /** Default output: FILE without `.sst`, else FILE.out; never the input itself. */
 export function defaultDecryptOutput(file: string): string {
@@ -97,12 +103,7 @@ async function streamToStdout(
   await pipeline(
     source,
     transform,
-    async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const b of chunks) {
-        hash.update(b);
-        yield b;
-      }
-    },
+    hashThrough(hash),
     process.stdout,
     ...(signal ? [{ signal }] : []),
   ).catch((e: unknown) => {

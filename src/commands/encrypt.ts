@@ -1,4 +1,10 @@
-import { createHash, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  type Hash,
+  type KeyObject,
+  type X509Certificate,
+} from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -143,12 +149,7 @@ export async function streamToFile(
     await pipeline(
       source,
       transform,
-      async function* (chunks: AsyncIterable<Buffer>) {
-        for await (const b of chunks) {
-          hash.update(b);
-          yield b;
-        }
-      },
+      hashThrough(hash),
       file.sink(),
       ...(signal ? [{ signal }] : []),
     );
@@ -160,6 +161,16 @@ export async function streamToFile(
     await file.abort();
     throw e;
   }
+}
+
+/** A pipeline stage that passes chunks on unchanged and feeds each to `hash` on the way. */
+export function hashThrough(hash: Hash): (chunks: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* (chunks) {
+    for await (const b of chunks) {
+      hash.update(b);
+      yield b;
+    }
+  };
 }
 
 /** Opens FILE for reading in INPUT_CHUNK pieces. @throws `input-not-found`, `input-unreadable` */

@@ -5,12 +5,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliServeRefuses, makeFixture, type Fixture } from '../helpers/fixture.js';
-import { startServer } from '../helpers/proc.js';
+import { runCli, startServer, type RunResult } from '../helpers/proc.js';
 
 /** Long enough for a loaded machine, far shorter than a hang. */
 const EXIT_WITHIN_MS = 15_000;
@@ -94,7 +94,6 @@ describe('serve: private keys never inside the root', () => {
   });
 
   it('refuses --key under the root, and a ca.key beside --ca, through symlinks', async () => {
-    const { symlink, mkdir, copyFile } = await import('node:fs/promises');
     // The root is a symlink to the folder that holds the key: real paths are compared.
     const link = join(fx.path, 'root-link');
     await symlink(fx.pki.pki, link);
@@ -125,8 +124,7 @@ describe('serve: private keys never inside the root', () => {
   });
 });
 
-async function runServeExplicit(fx: Fixture, ca: string) {
-  const { runCli } = await import('../helpers/proc.js');
+function runServeExplicit(fx: Fixture, ca: string): Promise<RunResult> {
   return runCli([
     'serve',
     '--ca',
