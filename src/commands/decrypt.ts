@@ -12,6 +12,7 @@ import {
 } from '../format/index.js';
 import type { Identity } from '../format/index.js';
 import { pkiPaths } from '../pki/folder.js';
+import { specialKind } from '../specialfile.js';
 import { parsePrivateKey, readPemFile } from '../pki/pem.js';
 import {
   assertNotInput,
@@ -67,6 +68,8 @@ export async function runDecrypt(
     return;
   }
   assertNotInput(opts.file, outPath);
+  // A device or FIFO is written in place: its reader has the bytes by the time they fail.
+  const inPlace = await specialKind(outPath);
   const hex = await streamToFile(
     opts.file,
     createDecryptStream({ identities: [identity] }),
@@ -78,7 +81,9 @@ export async function runDecrypt(
           throw new SecureStreamError(
             'digest-mismatch',
             `plaintext SHA-256 ${got} does not match the expected ${expect}`,
-            'the file is not the one expected; no output was written',
+            inPlace
+              ? `the file is not the one expected: discard what the ${inPlace} received`
+              : 'the file is not the one expected; no output was written',
           );
         }
       },

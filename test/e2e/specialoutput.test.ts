@@ -319,6 +319,8 @@ describe(
         f.stderr,
         /^securestream: error: plaintext SHA-256 [0-9a-f]{64} does not match/m,
       );
+      assert.match(f.stderr, /discard what the FIFO received/);
+      assert.doesNotMatch(f.stderr, /no output was written/);
       assert.equal(sha((await dec.read).stdoutBytes), sha(CONTENT));
       await assertFifo(dec.path);
       await only(dec.dir, ['fifo']);
