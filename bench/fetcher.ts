@@ -5,9 +5,10 @@
  * `node dist/bench/fetcher.js PORT PKI_DIR NAME OUT_PREFIX COUNT`; prints one
  * `sha256  path` line per copy, exits 1 if any download failed.
  */
-import { runGet, type GetReporter } from '../src/commands/get.js';
+import { runGet } from '../src/commands/get.js';
 import { sha256sumLine } from '../src/digest.js';
 import { pkiPaths } from '../src/pki/folder.js';
+import { plainReporter } from '../src/progress.js';
 
 const [port, pki, name, prefix, count] = process.argv.slice(2);
 if (!port || !pki || !name || !prefix || !count) {
@@ -15,17 +16,7 @@ if (!port || !pki || !name || !prefix || !count) {
   process.exit(2);
 }
 const nothing = (): void => undefined;
-const quiet: GetReporter = {
-  info: nothing,
-  above: (write) => {
-    write();
-  },
-  start: nothing,
-  announce: nothing,
-  progress: nothing,
-  fileDone: nothing,
-  stop: nothing,
-};
+const quiet = plainReporter(nothing);
 const results = await Promise.allSettled(
   Array.from({ length: Number(count) }, (_, i) =>
     runGet(

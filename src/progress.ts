@@ -4,6 +4,22 @@
  */
 import type { GetReporter } from './commands/get.js';
 
+/** A reporter without a bar: `note` for each line, nothing else shown. */
+export function plainReporter(note: (line: string) => void): GetReporter {
+  const nothing = (): void => undefined;
+  return {
+    info: note,
+    above: (write) => {
+      write();
+    },
+    start: nothing,
+    announce: nothing,
+    progress: nothing,
+    fileDone: nothing,
+    stop: nothing,
+  };
+}
+
 /** Shortest time between two redraws of the bar, in ms. */
 export const REDRAW_MS = 100;
 
@@ -17,20 +33,7 @@ export async function createReporter(
   note: (line: string) => void,
   tty: NodeJS.WriteStream = process.stderr,
 ): Promise<GetReporter> {
-  if (!bar) {
-    const nothing = (): void => undefined;
-    return {
-      info: note,
-      above: (write) => {
-        write();
-      },
-      start: nothing,
-      announce: nothing,
-      progress: nothing,
-      fileDone: nothing,
-      stop: nothing,
-    };
-  }
+  if (!bar) return plainReporter(note);
   const { SingleBar } = await import('cli-progress');
   const progress = new SingleBar({
     stream: sharedTerminal(tty),
