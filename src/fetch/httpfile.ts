@@ -17,7 +17,7 @@ import { finished } from 'node:stream/promises';
 import { AtomicFile, writeWholeFile } from '../atomic.js';
 import { openOutput, type OutputFile } from '../specialfile.js';
 import { targetOf } from '../http/target.js';
-import { SecureStreamError, errnoCode } from '../errors.js';
+import { SecureStreamError, errnoCode, isSecureStreamError } from '../errors.js';
 import type { Mode } from '../protocol.js';
 import { retry } from '../retry.js';
 import type { HttpConnection, HttpResponse } from '../transport/httpclient.js';
@@ -228,7 +228,7 @@ class HttpTransfer {
     try {
       return this.mode === 'plain' ? await this.plain(res, at) : await this.encrypted(res);
     } catch (e) {
-      if (isSecureStreamErrorCode(e, 'digest-mismatch') && at > 0 && !this.startedOver) {
+      if (isSecureStreamError(e) && e.code === 'digest-mismatch' && at > 0 && !this.startedOver) {
         // The held bytes are not the server's: changed or damaged here. Never splice.
         this.s.note(
           `"${this.job.name}": the ${at} bytes held did not match the server's file; starting over`,
@@ -612,8 +612,4 @@ function pump(
     });
     sink?.once('error', onSinkError);
   });
-}
-
-function isSecureStreamErrorCode(e: unknown, code: string): boolean {
-  return e instanceof SecureStreamError && e.code === code;
 }
