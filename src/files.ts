@@ -5,7 +5,7 @@
  */
 import { constants, fstatSync, openSync, realpathSync, type Stats } from 'node:fs';
 import { lstat, readlink, realpath } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errnoCode } from './errors.js';
 import { WireError } from './protocol.js';
 import { ServedFile } from './servedfile.js';
@@ -25,6 +25,14 @@ export async function resolveRoot(root: string): Promise<string> {
 /** True when the real path `p` is `rootReal` or lies under it. */
 export function inside(rootReal: string, p: string): boolean {
   return p === rootReal || p.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
+}
+
+/**
+ * The name, `/`-separated and relative to `rootReal`, of `real`, a path resolved inside it: the
+ * file a name reached, which access rules must allow too when it differs from the name asked.
+ */
+export function nameInRoot(rootReal: string, real: string): string {
+  return relative(rootReal, real).split(sep).join('/');
 }
 
 /**

@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { stat } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
 import type { Stats } from 'node:fs';
 import type { FolderAuthorizer } from '../access.js';
 import { isSecureStreamError } from '../errors.js';
-import { openInRoot, resolveInRoot, type OpenedFile } from '../files.js';
+import { nameInRoot, openInRoot, resolveInRoot, type OpenedFile } from '../files.js';
 import { WireError, isWireErrorCode } from '../protocol.js';
 import type { DigestCache } from '../transport/digestcache.js';
 import { readExactly, type PositionalFile } from '../transport/filesource.js';
@@ -186,7 +185,7 @@ async function serveFile(
   }
   try {
     // A symlink inside the root may lead to a name the rules treat differently.
-    const reached = relative(ctx.rootReal, opened.path).split(sep).join('/');
+    const reached = nameInRoot(ctx.rootReal, opened.path);
     if (reached !== name) {
       rec.served = reached;
       const second = ctx.authorize(ctx.peer, reached);
@@ -353,7 +352,7 @@ async function redirectToFolder(
   if (!seen.allowed) return false;
   try {
     const real = await resolveInRoot(ctx.rootReal, name);
-    const reached = relative(ctx.rootReal, real).split(sep).join('/');
+    const reached = nameInRoot(ctx.rootReal, real);
     if (reached !== name && !ctx.folderVisible(ctx.peer, reached).allowed) return false;
     if (!(await stat(real)).isDirectory()) return false;
   } catch {

@@ -9,10 +9,10 @@
  */
 import type { Stats } from 'node:fs';
 import { lstat, opendir, stat } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
+import { sep } from 'node:path';
 import type { Authorizer, FolderAuthorizer } from '../access.js';
 import type { PeerIdentity } from '../transport/peer.js';
-import { resolveInRoot } from '../files.js';
+import { nameInRoot, resolveInRoot } from '../files.js';
 import { WireError, checkName } from '../protocol.js';
 import { isSecureStreamError } from '../errors.js';
 
@@ -69,7 +69,7 @@ export async function listFolder(req: ListingRequest): Promise<ListingPage & { r
   const verdict = req.folderVisible(req.peer, req.folder);
   if (!verdict.allowed) throw new WireError('forbidden', `folder denied by ${verdict.rule}`);
   const real = req.folder === '' ? req.rootReal : await resolveInRoot(req.rootReal, req.folder);
-  const reached = relative(req.rootReal, real).split(sep).join('/');
+  const reached = nameInRoot(req.rootReal, real);
   if (reached !== req.folder && !req.folderVisible(req.peer, reached).allowed) {
     throw new WireError('forbidden', `folder denied via "${reached}"`);
   }
@@ -147,7 +147,7 @@ async function describe(
     if (c.kind === 'link') {
       const target = await resolveInRoot(req.rootReal, path);
       st = await stat(target);
-      const reached = relative(req.rootReal, target).split(sep).join('/');
+      const reached = nameInRoot(req.rootReal, target);
       const see = (p: string): boolean =>
         st.isFile() ? req.authorize(req.peer, p).allowed : req.folderVisible(req.peer, p).allowed;
       if (!see(path) || !see(reached)) return undefined;

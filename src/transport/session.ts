@@ -6,11 +6,10 @@
  * error, and produces the one record the server logs, in which the first failure wins: later
  * consequences of it (a write that fails because the socket is gone) do not overwrite the cause.
  */
-import { relative, sep } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Authorizer } from '../access.js';
 import { errnoCode, isSecureStreamError } from '../errors.js';
-import { openInRoot, type OpenedFile } from '../files.js';
+import { nameInRoot, openInRoot, type OpenedFile } from '../files.js';
 import {
   WireError,
   encodeErr,
@@ -388,7 +387,7 @@ export class Session {
       opened = await openInRoot(ctx.rootReal, name);
       // A symlink inside the root may lead to a name the rules treat differently: both the
       // name asked for and the file reached must be allowed (docs/SECURITY.md, access rules).
-      const reached = relative(ctx.rootReal, opened.path).split(sep).join('/');
+      const reached = nameInRoot(ctx.rootReal, opened.path);
       if (reached !== name) {
         this.served = reached;
         const second = ctx.authorize(peer, reached);
