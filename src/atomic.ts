@@ -84,14 +84,7 @@ export class AtomicFile {
   static async create(path: string, opts: AtomicFileOptions = {}): Promise<AtomicFile> {
     opts.signal?.throwIfAborted();
     checkNameFits(path);
-    const tempPath = join(dirname(path), tempName(basename(path)));
-    let handle: FileHandle;
-    try {
-      handle = await open(tempPath, 'wx', TEMP_MODE);
-    } catch (e) {
-      throw outputError(e, path);
-    }
-    return AtomicFile.wrap(path, tempPath, handle, opts);
+    return AtomicFile.openTemp(path, join(dirname(path), tempName(basename(path))), 'wx', opts);
   }
 
   /**
@@ -106,21 +99,22 @@ export class AtomicFile {
     opts: AtomicFileOptions = {},
   ): Promise<AtomicFile> {
     opts.signal?.throwIfAborted();
+    return AtomicFile.openTemp(path, tempPath, 'r+', opts);
+  }
+
+  /** Opens `tempPath` with `flags` (a new one gets TEMP_MODE) as the temporary file of `path`. */
+  private static async openTemp(
+    path: string,
+    tempPath: string,
+    flags: 'wx' | 'r+',
+    opts: AtomicFileOptions,
+  ): Promise<AtomicFile> {
     let handle: FileHandle;
     try {
-      handle = await open(tempPath, 'r+');
+      handle = await open(tempPath, flags, TEMP_MODE);
     } catch (e) {
       throw outputError(e, path);
     }
-    return AtomicFile.wrap(path, tempPath, handle, opts);
-  }
-
-  private static wrap(
-    path: string,
-    tempPath: string,
-    handle: FileHandle,
-    opts: AtomicFileOptions,
-  ): AtomicFile {
     const mode = (opts.mode ?? DEFAULT_OUTPUT_MODE) & ~umask();
     const file = new AtomicFile(path, tempPath, handle, mode, opts.signal, opts.syncFolder ?? true);
     if (opts.signal?.aborted) file.discard(); // aborted while the file was being opened
