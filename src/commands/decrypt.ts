@@ -12,7 +12,6 @@ import {
 } from '../format/index.js';
 import type { Identity } from '../format/index.js';
 import { pkiPaths } from '../pki/folder.js';
-import { specialKind } from '../specialfile.js';
 import { parsePrivateKey, readPemFile } from '../pki/pem.js';
 import {
   assertNotInput,
@@ -68,21 +67,20 @@ export async function runDecrypt(
     return;
   }
   assertNotInput(opts.file, outPath);
-  // A device or FIFO is written in place: its reader has the bytes by the time they fail.
-  const inPlace = await specialKind(outPath);
   const hex = await streamToFile(
     opts.file,
     createDecryptStream({ identities: [identity] }),
     outPath,
     {
       signal: opts.signal,
-      accept: (got) => {
+      accept: (got, file) => {
         if (expect !== undefined && got !== expect) {
+          // A device or FIFO is written in place: its reader has the bytes by the time they fail.
           throw new SecureStreamError(
             'digest-mismatch',
             `plaintext SHA-256 ${got} does not match the expected ${expect}`,
-            inPlace
-              ? `the file is not the one expected: discard what the ${inPlace} received`
+            file.direct
+              ? `the file is not the one expected: discard what the ${file.kind} received`
               : 'the file is not the one expected; no output was written',
           );
         }

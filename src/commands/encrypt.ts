@@ -12,7 +12,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptCommandOptions } from '../config.js';
 import { sha256sumLine } from '../digest.js';
-import { openOutput } from '../specialfile.js';
+import { openOutput, type OutputFile } from '../specialfile.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import {
   createEncryptStream,
@@ -127,7 +127,8 @@ export function inputError(e: unknown, path: string): SecureStreamError {
 
 /**
  * Streams `input` through `transform` into an AtomicFile at `outPath` and returns the SHA-256
- * (hex) of the bytes written. `accept`, given that digest, may throw to refuse the result.
+ * (hex) of the bytes written. `accept`, given that digest and the output as opened, may throw
+ * to refuse the result.
  * On any failure, and when `signal` aborts, the temporary file is removed and nothing appears
  * at `outPath`; an existing device or FIFO at `outPath` is written in place (openOutput) and
  * has had the bytes that came before the failure.
@@ -136,7 +137,10 @@ export async function streamToFile(
   input: string,
   transform: Transform,
   outPath: string,
-  opts: { accept?: (hex: string) => void; signal?: AbortSignal | undefined } = {},
+  opts: {
+    accept?: (hex: string, file: OutputFile) => void;
+    signal?: AbortSignal | undefined;
+  } = {},
 ): Promise<string> {
   const { accept = () => undefined, signal } = opts;
   const source = await openInput(input);
@@ -154,7 +158,7 @@ export async function streamToFile(
       ...(signal ? [{ signal }] : []),
     );
     const hex = hash.digest('hex');
-    accept(hex);
+    accept(hex, file);
     await file.commit();
     return hex;
   } catch (e) {
