@@ -56,21 +56,22 @@ export class FileSink extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.writeAll([chunk]).then(
-      () => {
-        cb();
-      },
-      (e: unknown) => {
-        cb(outputError(e, this.path));
-      },
-    );
+    this.writeThen([chunk], cb);
   }
 
   override _writev(
     chunks: { chunk: Buffer; encoding: BufferEncoding }[],
     cb: (e?: Error | null) => void,
   ): void {
-    this.writeAll(chunks.map((c) => c.chunk)).then(
+    this.writeThen(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  /** Writes `bufs` and tells `cb`, with an output error naming the path on failure. */
+  private writeThen(bufs: Buffer[], cb: (e?: Error | null) => void): void {
+    this.writeAll(bufs).then(
       () => {
         cb();
       },
