@@ -3,7 +3,7 @@
  * engine and run by Debian's runc: its configuration (entry point `serve`, a non-root user,
  * volumes, ports), a layer that holds the executable, the libraries ldd names and nothing
  * else of note, and a container in its own network namespace serving a client in another one
- * over a veth pair (198.18.0.1/30 ↔ 198.18.0.2/30) with the image's default arguments, as
+ * (scripts/netns.ts: 198.18.0.1 ↔ 198.18.0.2) with the image's default arguments, as
  * uid 10001, /healthz answering, SIGTERM ending it with exit 0.
  */
 import { strict as assert } from 'node:assert';
@@ -13,13 +13,10 @@ import { chmod, cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IMAGE_UID, sharedLibraries } from '../../scripts/image.js';
+import { Segment } from '../../scripts/netns.js';
 import { CLI, run, runCli, tempDir } from '../helpers/proc.js';
 import { ROOT } from '../helpers/source.js';
 
-const SRV_NS = `ss-img-${process.pid}`;
-const CLI_NS = `ss-imc-${process.pid}`;
-const SRV_IF = `ssi${process.pid}s`.slice(0, 15);
-const CLI_IF = `ssi${process.pid}c`.slice(0, 15);
 const CONTAINER = `securestream-test-${process.pid}`;
 
 function unsupported(): string | undefined {
@@ -183,27 +180,19 @@ describe('OCI image', { skip: unsupported(), timeout: 600_000 }, () => {
       { destination: '/data', type: 'bind', source: data, options: ['rbind', 'ro'] },
       { destination: '/pki', type: 'bind', source: mounted, options: ['rbind', 'ro'] },
     );
-    const net = spec.linux.namespaces.find((n) => n.type === 'network');
-    if (net) net.path = `/var/run/netns/${SRV_NS}`;
-    else spec.linux.namespaces.push({ type: 'network', path: `/var/run/netns/${SRV_NS}` });
-    await writeFile(cfgPath, JSON.stringify(spec));
 
-    sh('ip', 'netns', 'add', SRV_NS);
-    sh('ip', 'netns', 'add', CLI_NS);
+    const segment = new Segment();
+    const namespaces: string[] = [];
     let container: ReturnType<typeof spawn> | undefined;
     try {
-      sh('ip', 'link', 'add', SRV_IF, 'type', 'veth', 'peer', 'name', CLI_IF);
-      sh('ip', 'link', 'set', SRV_IF, 'netns', SRV_NS);
-      sh('ip', 'link', 'set', CLI_IF, 'netns', CLI_NS);
-      sh('ip', '-n', SRV_NS, 'addr', 'add', '198.18.0.1/30', 'dev', SRV_IF);
-      sh('ip', '-n', CLI_NS, 'addr', 'add', '198.18.0.2/30', 'dev', CLI_IF);
-      for (const [ns, dev] of [
-        [SRV_NS, SRV_IF],
-        [CLI_NS, CLI_IF],
-      ] as const) {
-        sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-        sh('ip', '-n', ns, 'link', 'set', dev, 'up');
-      }
+      const srv = segment.add('img', '198.18.0.1');
+      const cli = segment.add('imc', '198.18.0.2');
+      namespaces.push(srv.ns, cli.ns);
+      const net = spec.linux.namespaces.find((n) => n.type === 'network');
+      if (net) net.path = `/var/run/netns/${srv.ns}`;
+      else spec.linux.namespaces.push({ type: 'network', path: `/var/run/netns/${srv.ns}` });
+      await writeFile(cfgPath, JSON.stringify(spec));
+
       container = spawn('runc', ['run', '--bundle', bundle, CONTAINER], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -235,7 +224,7 @@ describe('OCI image', { skip: unsupported(), timeout: 600_000 }, () => {
       const got = await run('ip', [
         'netns',
         'exec',
-        CLI_NS,
+        cli.ns,
         process.execPath,
         CLI,
         'get',
@@ -254,7 +243,7 @@ describe('OCI image', { skip: unsupported(), timeout: 600_000 }, () => {
       const health = await run('ip', [
         'netns',
         'exec',
-        CLI_NS,
+        cli.ns,
         process.execPath,
         '-e',
         "fetch('http://198.18.0.1:9100/healthz').then(async (r) => console.log(r.status, await r.text()))",
@@ -274,14 +263,13 @@ describe('OCI image', { skip: unsupported(), timeout: 600_000 }, () => {
     } finally {
       if (container) spawnSync('runc', ['kill', CONTAINER, 'KILL']);
       spawnSync('runc', ['delete', '--force', CONTAINER]);
-      spawnSync('ip', ['netns', 'del', SRV_NS]);
-      spawnSync('ip', ['netns', 'del', CLI_NS]);
+      segment.remove();
     }
     assert.equal(
       spawnSync('runc', ['state', CONTAINER]).status === 0,
       false,
       'container left behind',
     );
-    assert.ok(!(await readdir('/var/run/netns')).some((n) => n === SRV_NS || n === CLI_NS));
+    assert.ok(!(await readdir('/var/run/netns')).some((n) => namespaces.includes(n)));
   });
 });
