@@ -24,18 +24,20 @@ export type HandshakeOutcome =
 /** Protocols a request can come in on (HTTP joins when it lands on this port). */
 export type RequestProtocol = 'line' | 'http/1.1' | 'h2';
 
+/**
+ * A line-protocol connection's record once it has closed (`durationMs` from TLS done), or one
+ * HTTP request's (`durationMs` from its header).
+ */
+export interface RequestRecord {
+  protocol: RequestProtocol;
+  outcome: OutcomeName | HttpOutcome;
+  durationMs: number;
+}
+
 /** What the server tells its observer; every method is cheap and never throws. */
 export interface ServerObserver {
   handshake(outcome: HandshakeOutcome): void;
-  /**
-   * A line-protocol connection's record once it has closed (`durationMs` from TLS done), or one
-   * HTTP request's (`durationMs` from its header).
-   */
-  request(r: {
-    protocol: RequestProtocol;
-    outcome: OutcomeName | HttpOutcome;
-    durationMs: number;
-  }): void;
+  request(r: RequestRecord): void;
 }
 
 /** What the metrics read from the running server at scrape time. */
@@ -151,11 +153,7 @@ export class ServerMetrics implements ServerObserver {
     this.handshakes.inc({ outcome });
   }
 
-  request(r: {
-    protocol: RequestProtocol;
-    outcome: OutcomeName | HttpOutcome;
-    durationMs: number;
-  }): void {
+  request(r: RequestRecord): void {
     this.requests.inc({ protocol: r.protocol, outcome: r.outcome });
     if (r.outcome === 'ok') this.durations.observe({ protocol: r.protocol }, r.durationMs / 1000);
   }
