@@ -50,6 +50,8 @@ describe('ls', () => {
 
   const ls = (args: string[], port = server.port) =>
     runCli(['ls', ...args, '--server', `localhost:${port}`, '--pki', dir.pki.pki]);
+  const get = (args: string[]) =>
+    runCli(['get', ...args, '--server', `localhost:${server.port}`, '--pki', dir.pki.pki]);
 
   it('the root: only what the rules let this client read; denied files and folders are invisible', async () => {
     const r = await ls([]);
@@ -58,16 +60,7 @@ describe('ls', () => {
   });
 
   it('a folder, --long: type, size, time, SHA-256 when known, name', async () => {
-    await runCli([
-      'get',
-      'public/a.txt',
-      '--server',
-      `localhost:${server.port}`,
-      '--pki',
-      dir.pki.pki,
-      '--out',
-      '-',
-    ]);
+    await get(['public/a.txt', '--out', '-']);
     const r = await ls(['public', '--long']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
@@ -97,19 +90,9 @@ describe('ls', () => {
     const denied = await ls(['secret']);
     assert.equal(denied.code, 4, denied.stderr);
     assert.match(denied.stderr, /^securestream: error: the server refused "secret": forbidden/m);
-    const get = await runCli([
-      'get',
-      'secret/*',
-      'public/*.txt',
-      '--server',
-      `localhost:${server.port}`,
-      '--pki',
-      dir.pki.pki,
-      '--out',
-      dir.path,
-    ]);
-    assert.equal(get.code, 4, get.stderr);
-    assert.equal(get.stdout, `${sha256('a\n')}  ${join(dir.path, 'a.txt')}\n`);
+    const got = await get(['secret/*', 'public/*.txt', '--out', dir.path]);
+    assert.equal(got.code, 4, got.stderr);
+    assert.equal(got.stdout, `${sha256('a\n')}  ${join(dir.path, 'a.txt')}\n`);
   });
 
   it('a name that is neither file nor folder: refused, quoted as typed (no slash added)', async () => {
