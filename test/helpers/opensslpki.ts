@@ -188,9 +188,15 @@ export class OpensslPki {
 
   /**
    * `openssl ca -gencrl`: no authority key identifier unless `aki`, as openssl's default
-   * configuration makes them; lastUpdate/nextUpdate as given (default now / in 30 days).
+   * configuration makes them; `crlexts` names another extension section of `ca.config`;
+   * lastUpdate/nextUpdate as given (default now / in 30 days).
    */
-  crl(ca: CaFiles, name: string, opts: { aki?: boolean; last?: When; next?: When } = {}): string {
+  crl(
+    ca: CaFiles,
+    name: string,
+    opts: { aki?: boolean; crlexts?: string; last?: When; next?: When } = {},
+  ): string {
+    const crlexts = opts.aki ? 'crl_aki' : opts.crlexts;
     const out = join(this.dir, `${name}.crl.pem`);
     opensslRun([
       'ca',
@@ -203,7 +209,7 @@ export class OpensslPki {
       ca.key,
       '-out',
       out,
-      ...(opts.aki ? ['-crlexts', 'crl_aki'] : []),
+      ...(crlexts === undefined ? [] : ['-crlexts', crlexts]),
       ...(opts.last === undefined ? [] : ['-crl_lastupdate', opensslDate(opts.last)]),
       ...(opts.next === undefined ? [] : ['-crl_nextupdate', opensslDate(opts.next)]),
     ]);

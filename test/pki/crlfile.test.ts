@@ -100,37 +100,9 @@ describe('reading lists', () => {
       ca.config,
       '[ odd ]\n1.3.6.1.4.1.55555.1 = critical,ASN1:NULL\n[ delta ]\n2.5.29.27 = critical,DER:02:01:01\n',
     );
-    const odd = join(dir, 'odd.crl.pem');
-    opensslRun([
-      'ca',
-      '-config',
-      ca.config,
-      '-gencrl',
-      '-cert',
-      ca.cert,
-      '-keyfile',
-      ca.key,
-      '-out',
-      odd,
-      '-crlexts',
-      'odd',
-    ]);
+    const odd = p.crl(ca, 'odd', { crlexts: 'odd' });
     assert.equal((await readCrlFile(odd))[0]?.unhandledCritical, '1.3.6.1.4.1.55555.1');
-    const delta = join(dir, 'delta.crl.pem');
-    opensslRun([
-      'ca',
-      '-config',
-      ca.config,
-      '-gencrl',
-      '-cert',
-      ca.cert,
-      '-keyfile',
-      ca.key,
-      '-out',
-      delta,
-      '-crlexts',
-      'delta',
-    ]);
+    const delta = p.crl(ca, 'delta', { crlexts: 'delta' });
     const [d] = await readCrlFile(delta);
     assert.ok(d);
     assert.equal(d.delta, true);
@@ -190,21 +162,7 @@ describe('what the server may load', () => {
       /has no list signed by CA "CN=stranger"/,
     );
     appendFileSync(ca.config, '[ odd ]\n1.3.6.1.4.1.55555.2 = critical,ASN1:NULL\n');
-    const odd = join(dir, 'cov-odd.crl.pem');
-    opensslRun([
-      'ca',
-      '-config',
-      ca.config,
-      '-gencrl',
-      '-cert',
-      ca.cert,
-      '-keyfile',
-      ca.key,
-      '-out',
-      odd,
-      '-crlexts',
-      'odd',
-    ]);
+    const odd = p.crl(ca, 'cov-odd', { crlexts: 'odd' });
     await rejects(
       loadCrl(explicit(odd), anchors(ca.cert)),
       'pki-invalid',
