@@ -9,6 +9,7 @@ import { SecureStreamError } from '../errors.js';
 import {
   extendedKeyUsageOf,
   isCaCertificate,
+  issued,
   issuerOf,
   keyUsageOf,
   subjectOf,
@@ -139,7 +140,7 @@ export function assertChain(
     const child = certs[i - 1] as X509Certificate;
     const issuer = certs[i] as X509Certificate;
     const label = `intermediate "${subjectOf(issuer)}" (certificate ${i + 1} in "${path}")`;
-    if (!child.checkIssued(issuer) || !child.verify(issuer.publicKey)) {
+    if (!issued(issuer, child)) {
       throw new SecureStreamError(
         'pki-chain',
         `certificate ${i + 1} in "${path}" (${subjectOf(issuer)}) did not issue certificate ${i} ` +

@@ -132,9 +132,14 @@ export function authorityKeyIdOf(cert: X509Certificate): string | undefined {
   return extensionsOf(cert).authorityKeyId;
 }
 
+/** `issuer` issued and signed `cert`. */
+export function issued(issuer: X509Certificate, cert: X509Certificate): boolean {
+  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+}
+
 /** Issuer and subject are the same name and the certificate verifies with its own key. */
 export function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+  return issued(cert, cert);
 }
 
 /**

@@ -7,9 +7,15 @@
 import type { X509Certificate } from 'node:crypto';
 import { ekuAllows } from './checks.js';
 import { isRevoked, type Crl } from './crl.js';
-import { extendedKeyUsageOf, keyUsageOf, serialOf, subjectOf, issuerOf } from './describe.js';
+import {
+  extendedKeyUsageOf,
+  issued,
+  issuerOf,
+  keyUsageOf,
+  serialOf,
+  subjectOf,
+} from './describe.js';
 import { issuerDer, sameName, subjectDer } from './names.js';
-import { issued } from './trust.js';
 
 /** What the server trusts, to explain refusals with. */
 export interface TrustContext {

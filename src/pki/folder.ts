@@ -10,7 +10,7 @@ import { AtomicFile } from '../atomic.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import { canonicalIp } from './altnames.js';
 import { assertKeyMatches, assertValidAt, type Role } from './checks.js';
-import { isCaCertificate } from './describe.js';
+import { isCaCertificate, issued } from './describe.js';
 import {
   createCa,
   issueCertificate,
@@ -230,7 +230,7 @@ async function removeOrphans(
     } catch {
       continue; // not ours to judge
     }
-    if (!cert?.checkIssued(oldCa) || !cert.verify(oldCa.publicKey)) continue;
+    if (!cert || !issued(oldCa, cert)) continue;
     let ownKey = false;
     try {
       ownKey = cert.checkPrivateKey(parsePrivateKey(await readPemFile(keyPath), keyPath));

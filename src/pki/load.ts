@@ -15,9 +15,9 @@ import {
   assertValidAt,
   type Role,
 } from './checks.js';
-import { describeCertificate, subjectOf, type CertInfo } from './describe.js';
+import { describeCertificate, issued, subjectOf, type CertInfo } from './describe.js';
 import { parseCertificates, parsePrivateKey, pkcs8, readPemFile } from './pem.js';
-import { issued, readTrustAnchors, type TrustAnchors } from './trust.js';
+import { readTrustAnchors, type TrustAnchors } from './trust.js';
 
 /** Validated material, ready for `tls.createSecureContext`. */
 export interface TlsMaterial {

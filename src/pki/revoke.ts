@@ -16,7 +16,7 @@ import {
   type Crl,
 } from './crl.js';
 import { subjectDer } from './names.js';
-import { serialOf, subjectKeyIdOf } from './describe.js';
+import { issued, serialOf, subjectKeyIdOf } from './describe.js';
 import {
   CRL_FILE,
   loadCaFromDir,
@@ -25,7 +25,6 @@ import {
   type LoadedCa,
 } from './folder.js';
 import { parseCertificates, readPemFile, toPem } from './pem.js';
-import { issued } from './trust.js';
 import { signerFor } from './sign.js';
 
 /** Options of {@link revoke}. */

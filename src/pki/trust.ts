@@ -14,7 +14,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { SecureStreamError } from '../errors.js';
 import { TAG, encodeElement } from './der.js';
-import { isCaCertificate, isSelfSigned, subjectOf } from './describe.js';
+import { isCaCertificate, isSelfSigned, issued, subjectOf } from './describe.js';
 import { parseCertificates, toPem } from './pem.js';
 import type { Role } from './checks.js';
 
@@ -76,11 +76,6 @@ export function readTrustAnchors(
     partial,
     warnings: problems.map((p) => `CA file "${path}": ${p.text}; its certificates will be refused`),
   };
-}
-
-/** `issuer` issued and signed `cert`. */
-export function issued(issuer: X509Certificate, cert: X509Certificate): boolean {
-  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 }
 
 interface InvalidCa {
