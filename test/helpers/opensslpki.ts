@@ -122,49 +122,16 @@ export class OpensslPki {
   root(name: string, opts: IssueOptions = { ext: EXT.root }): CaFiles {
     const key = this.key(opts.alg ?? 'p256', name);
     const config = this.caDatabase(name);
-    const cert = join(this.dir, `${name}.crt`);
-    const csr = this.request(name, key, opts.cn ?? name);
-    opensslRun([
-      'ca',
-      '-config',
-      config,
-      '-batch',
-      '-notext',
-      '-selfsign',
-      '-keyfile',
-      key,
-      '-in',
-      csr,
-      '-out',
-      cert,
-      ...this.extArgs(name, opts.ext),
-      ...this.dates(opts, 3650),
-    ]);
+    const signer = ['-config', config, '-selfsign', '-keyfile', key];
+    const cert = this.sign(signer, name, key, opts, 3650);
     return { name, cert, key, config };
   }
 
   /** A certificate issued by `ca`; with CA extensions it can issue in turn. */
   issue(ca: CaFiles, name: string, opts: IssueOptions): CaFiles {
     const key = this.key(opts.alg ?? 'p256', name);
-    const cert = join(this.dir, `${name}.crt`);
-    const csr = this.request(name, key, opts.cn ?? name);
-    opensslRun([
-      'ca',
-      '-config',
-      ca.config,
-      '-batch',
-      '-notext',
-      '-cert',
-      ca.cert,
-      '-keyfile',
-      ca.key,
-      '-in',
-      csr,
-      '-out',
-      cert,
-      ...this.extArgs(name, opts.ext),
-      ...this.dates(opts, 365),
-    ]);
+    const signer = ['-config', ca.config, '-cert', ca.cert, '-keyfile', ca.key];
+    const cert = this.sign(signer, name, key, opts, 365);
     const config = opts.ext?.includes('CA:true') ? this.caDatabase(name) : '';
     return { name, cert, key, config };
   }
@@ -221,6 +188,31 @@ export class OpensslPki {
     const out = join(this.dir, name);
     writeFileSync(out, paths.map((p) => readFileSync(p, 'utf8')).join(''));
     return out;
+  }
+
+  /** `openssl ca` on a fresh request for `key`; `signer` names the CA; `days` is the default end. */
+  private sign(
+    signer: string[],
+    name: string,
+    key: string,
+    opts: IssueOptions,
+    days: number,
+  ): string {
+    const cert = join(this.dir, `${name}.crt`);
+    const csr = this.request(name, key, opts.cn ?? name);
+    opensslRun([
+      'ca',
+      ...signer,
+      '-batch',
+      '-notext',
+      '-in',
+      csr,
+      '-out',
+      cert,
+      ...this.extArgs(name, opts.ext),
+      ...this.dates(opts, days),
+    ]);
+    return cert;
   }
 
   private request(name: string, key: string, cn: string): string {
