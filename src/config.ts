@@ -203,8 +203,14 @@ export function crlSource(f: ServeFlags): CrlSource {
     if (f.crl === '') throw new UsageError('--crl is empty', 'pass the path of a PEM CRL');
     return { kind: 'explicit', path: f.crl };
   }
+  const dir = pkiFolder(f);
+  return dir === undefined ? { kind: 'none' } : { kind: 'pki', dir };
+}
+
+/** The PKI folder the material comes from (`--pki`, default ./pki); none with --ca/--cert/--key. */
+function pkiFolder(f: PkiFlags): string | undefined {
   const explicitMaterial = f.ca !== undefined || f.cert !== undefined || f.key !== undefined;
-  return explicitMaterial ? { kind: 'none' } : { kind: 'pki', dir: f.pki ?? 'pki' };
+  return explicitMaterial ? undefined : (f.pki ?? 'pki');
 }
 
 export function serveOptions(f: ServeFlags): ServeOptions {
@@ -214,7 +220,7 @@ export function serveOptions(f: ServeFlags): ServeOptions {
     host: f.host === undefined ? undefined : parseHost(f.host),
     port: parsePort(f.port),
     material: materialPaths(f, 'server'),
-    pkiDir: f.ca === undefined ? (f.pki ?? 'pki') : undefined,
+    pkiDir: pkiFolder(f),
     ciphers: f.ciphers === undefined ? undefined : parseCipherList(f.ciphers),
     tlsMax: parseTlsMax(f.tlsMax),
     limits: {
