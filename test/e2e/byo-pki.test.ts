@@ -10,8 +10,9 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { connect, createServer } from 'node:tls';
+import { createServer } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { rawExchange } from '../helpers/raw.js';
 import {
   EXT,
   OpensslPki,
@@ -29,34 +30,6 @@ import {
 } from '../helpers/proc.js';
 
 const BODY = 'bring your own pki\n';
-
-/** A TLS client with any certificate (or none), reading until the server closes. */
-function rawTls(
-  port: number,
-  ca: string,
-  client?: { cert: string; key: string },
-): Promise<{ secure: boolean; received: Buffer }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let secure = false;
-    const s = connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      ca: [ca],
-      ...(client ? { cert: client.cert, key: client.key } : {}),
-    });
-    s.on('secureConnect', () => {
-      secure = true;
-      s.write('GET hello.txt\n');
-    });
-    s.on('data', (b: Buffer) => chunks.push(b));
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      resolve({ secure, received: Buffer.concat(chunks) });
-    });
-  });
-}
 
 /** Fields a refusal log line names the presented certificate with. */
 async function identityOf(certPath: string): Promise<Record<string, string>> {
@@ -135,14 +108,12 @@ describe('bring your own PKI', () => {
     reason: RegExp,
   ): Promise<Record<string, unknown>> => {
     const since = s.logLines().length;
-    const r = await rawTls(
-      s.port,
-      await readFile(serverRoot.cert, 'utf8'),
-      client && {
-        cert: await readFile(client.cert, 'utf8'),
-        key: await readFile(client.key, 'utf8'),
-      },
-    );
+    const r = await rawExchange({
+      port: s.port,
+      ca: serverRoot.cert,
+      client,
+      send: 'GET hello.txt\n',
+    });
     assert.equal(r.received.length, 0, 'no protocol byte may reach a refused client');
     const line = await s.waitForLog((l) => l['outcome'] === 'handshake-failed', { since });
     assert.equal(line['cause'], cause, JSON.stringify(line));

@@ -10,12 +10,15 @@ export interface RawResult {
   error?: Error;
 }
 
-/** Connects with `client` credentials, writes `send` (if any), reads until the server closes. */
+/**
+ * Connects with `client` credentials (none: no certificate at all), writes `send` (if any),
+ * reads until the server closes.
+ */
 export function rawExchange(opts: {
   port: number;
   host?: string;
   ca: string;
-  client: CertFiles;
+  client: CertFiles | undefined;
   send?: Buffer | string;
   /** Close our side after this many ms without the server closing (default 15 s). */
   timeoutMs?: number;
@@ -27,8 +30,9 @@ export function rawExchange(opts: {
       host: opts.host ?? '127.0.0.1',
       port: opts.port,
       ca: readFileSync(opts.ca),
-      cert: readFileSync(opts.client.cert),
-      key: readFileSync(opts.client.key),
+      ...(opts.client
+        ? { cert: readFileSync(opts.client.cert), key: readFileSync(opts.client.key) }
+        : {}),
       servername: 'localhost',
     });
     const timer = setTimeout(() => socket.destroy(), opts.timeoutMs ?? 15_000);
