@@ -83,25 +83,24 @@ export function formatName(name: PeerCertificate['subject'] | undefined): string
 const presented = new WeakMap<TLSSocket, X509Certificate>();
 
 /**
- * Makes {@link presentedCertificate} work for `server`'s refused handshakes. node checks the
+ * Makes {@link presentedChain} work for `server`'s refused handshakes. node checks the
  * client's chain when the handshake is done and destroys a refused socket before any event
- * of ours, so the certificate has to be taken in that moment: a 'secure' listener placed
- * first. The 'keylog' event is the only public one that hands over a server-side socket
- * before then (the line itself, key material, is ignored and never kept). The certificate is
- * taken only when node's own check (the TLSWrap's verifyError, which node reads next) failed:
- * an X509Certificate costs about 250 µs, too much for every handshake.
+ * of ours, so the certificate has to be taken before then. The 'keylog' event is the only
+ * public one that hands over a server-side socket during the handshake (the line itself, key
+ * material, is ignored and never kept), and OpenSSL logs its last secret after it has verified
+ * the client's certificate: TLS 1.2's CLIENT_RANDOM once the ClientKeyExchange (which follows
+ * the Certificate) is in, TLS 1.3's CLIENT_TRAFFIC_SECRET_0 once the client's Finished is.
+ * So each line looks at the TLSWrap's verifyError (what node reads next) right there, with no
+ * listener per socket, and the certificate is taken only when that check failed: an
+ * X509Certificate costs about 250 µs, too much for every handshake.
  */
 export function recordRefusedPeers(server: Server): void {
-  const watched = new WeakSet<TLSSocket>();
   server.on('keylog', (_line: Buffer, socket: TLSSocket) => {
-    if (watched.has(socket)) return;
-    watched.add(socket);
-    socket.prependOnceListener('secure', () => {
-      const handle = (socket as TLSSocket & { ssl?: { verifyError?: () => unknown } }).ssl;
-      if (handle?.verifyError?.() == null) return;
-      const cert = socket.getPeerX509Certificate();
-      if (cert) presented.set(socket, cert);
-    });
+    const handle = (socket as TLSSocket & { ssl?: { verifyError?: () => unknown } }).ssl;
+    if (handle?.verifyError?.() == null) return;
+    // TLS 1.3 logs its handshake secrets before the client's Certificate: no certificate yet.
+    const cert = socket.getPeerX509Certificate();
+    if (cert) presented.set(socket, cert);
   });
 }
 

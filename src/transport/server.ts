@@ -68,8 +68,8 @@ export class FileServer {
   private readonly relayed = new WeakMap<Socket, { client: Endpoint; proxy: Endpoint }>();
   private readonly sockets = new Set<Socket>();
   private readonly perAddress = new Map<string, number>();
-  /** Absolute handshake deadlines by "address:port", cleared once the handshake is done. */
-  private readonly handshakeDeadlines = new Map<string, NodeJS.Timeout>();
+  /** Absolute handshake deadlines by TCP socket, cleared once the handshake is done. */
+  private readonly handshakeDeadlines = new Map<Socket, NodeJS.Timeout>();
   private nextId = 1;
   /** Sessions whose connection is open. */
   private readonly sessions = new Set<Session>();
@@ -81,12 +81,15 @@ export class FileServer {
   private closedBytes = 0;
   private readonly httpFront: HttpFront;
   private opts: ServerOptions;
+  /** The ALPN IDs accepted, in order of preference: follows the suites, set again on reload. */
+  private alpn: string[];
 
   constructor(
     opts: ServerOptions,
     private readonly log: Logger,
   ) {
     this.opts = opts;
+    this.alpn = serverProtocols({ ciphers: opts.policy.ciphers, http: opts.http });
     this.preface = new PrefaceReader(opts.preface ?? NO_PROXY_PROTOCOL);
     this.listener = createNetServer((s) => {
       this.accept(s);
@@ -98,12 +101,8 @@ export class FileServer {
     this.server = createServer({
       ...serverTlsOptions(opts.pem, opts.policy),
       handshakeTimeout: opts.limits.handshakeTimeoutMs,
-      // Read at every handshake, so a reload that changes the suites changes what is offered.
-      ALPNCallback: ({ protocols }) =>
-        chooseAlpn(
-          protocols,
-          serverProtocols({ ciphers: this.opts.policy.ciphers, http: this.opts.http }),
-        ),
+      // this.alpn is set again by reload, so a reload that changes the suites changes the offer.
+      ALPNCallback: ({ protocols }) => chooseAlpn(protocols, this.alpn),
     });
     this.server.on('secureConnection', (s: TLSSocket) => {
       this.onSecure(s);
@@ -146,6 +145,7 @@ export class FileServer {
   ): void {
     this.server.setSecureContext(serverTlsOptions(next.pem, next.policy));
     this.opts = { ...this.opts, ...next };
+    this.alpn = serverProtocols({ ciphers: next.policy.ciphers, http: this.opts.http });
     // Kept-alive HTTP connections would go on under the old rules and certificates: they
     // finish what is in flight and close, so that their clients come back through a handshake.
     this.httpFront.drain();
@@ -203,7 +203,6 @@ export class FileServer {
    */
   private accept(s: Socket): void {
     const { limits } = this.opts;
-    const key = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
     let counted: string | undefined;
     this.sockets.add(s);
     s.on('error', () => undefined);
@@ -211,7 +210,7 @@ export class FileServer {
     // reset it is undocumented. This deadline counts from accept whatever the client sends, so
     // a ClientHello (or a PROXY header) dripped a byte at a time cannot hold a slot past it.
     const deadline = setTimeout(() => {
-      this.handshakeDeadlines.delete(key);
+      this.handshakeDeadlines.delete(s);
       if (s.destroyed) return;
       this.opts.observer?.handshake('timeout');
       this.log.warn(
@@ -224,10 +223,10 @@ export class FileServer {
       );
       s.destroy();
     }, limits.handshakeTimeoutMs);
-    this.handshakeDeadlines.set(key, deadline);
+    this.handshakeDeadlines.set(s, deadline);
     s.once('close', () => {
       clearTimeout(deadline);
-      if (this.handshakeDeadlines.get(key) === deadline) this.handshakeDeadlines.delete(key);
+      this.handshakeDeadlines.delete(s);
       this.sockets.delete(s);
       if (counted === undefined) return;
       const left = (this.perAddress.get(counted) ?? 1) - 1;
@@ -288,13 +287,13 @@ export class FileServer {
   /** The address that per-address limits count for this connection. */
   private limitAddress(s: Socket): string {
     const raw = rawSocket(s);
-    return this.relayed.get(raw)?.client.address ?? unmapIPv4(s.remoteAddress ?? '?');
+    return this.relayed.get(raw)?.client.address ?? unmapIPv4(raw.remoteAddress ?? '?');
   }
 
   private onSecure(s: TLSSocket): void {
-    const key = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
-    clearTimeout(this.handshakeDeadlines.get(key));
-    this.handshakeDeadlines.delete(key);
+    const raw = rawSocket(s);
+    clearTimeout(this.handshakeDeadlines.get(raw));
+    this.handshakeDeadlines.delete(raw);
     this.opts.observer?.handshake('ok');
     const id = `${this.opts.connectionIdPrefix ?? ''}${this.nextId++}`;
     const started = process.hrtime.bigint();
@@ -437,10 +436,14 @@ function rawSocket(s: Socket): Socket {
   return (s as Socket & { _parent?: Socket | null })._parent ?? s;
 }
 
+/**
+ * The TCP peer, read from the TCP socket: it learnt the address at accept, while a TLS socket
+ * above it would ask the kernel again (getpeername).
+ */
 function peerAddr(s: Socket): string {
   const raw = rawSocket(s);
-  const a = s.remoteAddress ?? raw.remoteAddress;
-  const port = s.remotePort ?? raw.remotePort ?? '?';
+  const a = raw.remoteAddress ?? s.remoteAddress;
+  const port = raw.remotePort ?? s.remotePort ?? '?';
   return a === undefined ? `?:${port}` : formatHostPort(unmapIPv4(a), port);
 }
 
