@@ -243,6 +243,35 @@ describe('cipher policy', () => {
     assert.match(r.stderr, /TLSv1\.3 TLS_AES_128_GCM_SHA256/);
   });
 
+  // The refused certificate is taken from the 'keylog' event (src/transport/peer.ts): under
+  // TLS 1.3 the server logs its handshake secrets before the client's Certificate arrives,
+  // and only its last line comes after the certificate was verified.
+  for (const [what, pick, cause] of [
+    ['from another CA', (p: TestPki) => p.rogueClient, 'unknown-ca'],
+    ['that has expired', (p: TestPki) => p.expiredClient, 'expired'],
+  ] as const) {
+    it(`--tls-max 1.3: a refused client certificate ${what} is named in the log`, async () => {
+      const s = await startServer(['--pki', pki.pki, '--tls-max', '1.3', '--root', root]);
+      try {
+        const c = pick(pki);
+        const r = await attempt(s.port, {
+          ca: readFileSync(pki.ca),
+          cert: readFileSync(c.cert),
+          key: readFileSync(c.key),
+          minVersion: 'TLSv1.3',
+        });
+        assert.equal(r.data, '', 'no protocol byte may reach a refused client');
+        const line = await s.waitForLog((l) => l['outcome'] === 'handshake-failed');
+        const x = new X509Certificate(readFileSync(c.cert));
+        assert.equal(line['cause'], cause, JSON.stringify(line));
+        assert.equal(line['subject'], x.subject.replace(/\n/g, ', '));
+        assert.equal(line['fingerprint256'], x.fingerprint256.replace(/:/g, '').toLowerCase());
+      } finally {
+        await s.stop();
+      }
+    });
+  }
+
   it('refuses to start when no listed suite works with the server key', async () => {
     const r = await cliServeRefuses(pki.pki, root, ['--ciphers', 'AES128-GCM-SHA256']);
     assert.equal(r.code, 1);
