@@ -76,4 +76,35 @@ describe('file sink', () => {
       await dir.remove();
     }
   });
+
+  it('through a ring smaller than the chunks: every byte in order, chunks reusable once taken', async () => {
+    const dir = await tempDir();
+    try {
+      const path = join(dir.path, 'out');
+      const handle = await open(path, 'wx');
+      // A ring smaller than the chunks: every chunk wraps it and waits for room.
+      const sink = new FileSink(handle, path, { highWaterMark: 3000 });
+      const reused = Buffer.alloc(10_000);
+      const expected: Buffer[] = [];
+      for (let i = 0; i < 50; i++) {
+        randomBytes(reused.length).copy(reused);
+        expected.push(Buffer.from(reused));
+        // The producer overwrites its buffer as soon as the sink has taken it.
+        await new Promise<void>((resolve, reject) => {
+          sink.write(reused, (e) => {
+            if (e) reject(e);
+            else resolve();
+          });
+        });
+        reused.fill(0xee);
+      }
+      sink.end();
+      await finished(sink);
+      await handle.close();
+      assert.ok((await readFile(path)).equals(Buffer.concat(expected)));
+      assert.equal(sink.position, 500_000);
+    } finally {
+      await dir.remove();
+    }
+  });
 });
