@@ -95,7 +95,8 @@ export class FileSink extends Writable {
       cb(this.failure);
       return;
     }
-    const ring = (this.ring ??= this.ringBytes === RING_BYTES ? takeRing() : newRing(this.ringBytes));
+    const ring = (this.ring ??=
+      this.ringBytes === RING_BYTES ? takeRing() : newRing(this.ringBytes));
     const size = ring.length;
     while (from < chunk.length) {
       const room = size - (this.taken - this.stored);
