@@ -25,12 +25,12 @@ export const barePath = (): string => join(dist, 'bench/bare-server.js');
 export const fetcherPath = (): string => join(dist, 'bench/fetcher.js');
 
 /**
- * Copies dist/src and dist/bench with package.json (ESM) into `dir`, links node_modules, and
+ * Copies dist/src, dist/bundle (what dist/src/cli.js runs) and dist/bench with package.json (ESM) into `dir`, links node_modules, and
  * runs every child from there.
  */
 export function snapshotBuild(dir: string): string {
   const from = resolve(here, '..');
-  for (const sub of ['src', 'bench'])
+  for (const sub of ['src', 'bundle', 'bench'])
     cpSync(join(from, sub), join(dir, 'dist', sub), { recursive: true });
   cpSync(join(REPO, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');

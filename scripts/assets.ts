@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isEntryPoint } from '../src/argv.js';
-import { buildProgram } from '../src/cli.js';
+import { buildProgram } from '../src/program.js';
 import { completionScript } from '../src/completion.js';
 import { manPage } from './man.js';
 

@@ -1,7 +1,7 @@
 /**
  * `npm run dist [-- OUTDIR]`: dist/bin/securestream-<platform>-<arch> (or OUTDIR/bin/…), one self-contained executable (a
  * Node.js single executable application, nodejs.org/api/single-executable-applications.html).
- * esbuild bundles src/cli.ts and its dependencies into one CommonJS file; node turns it into a
+ * esbuild bundles the program (src/program.ts) and its dependencies into one CommonJS file; node turns it into a
  * preparation blob with a code cache; postject injects the blob into a copy of the pinned
  * Node.js binary (devDependency `node`). The result runs with no Node.js installed.
  */
@@ -45,7 +45,14 @@ async function main(): Promise<void> {
   await mkdir(work, { recursive: true });
   const bundle = join(work, 'securestream.cjs');
   await build({
-    entryPoints: [join(root, 'src/cli.ts')],
+    // The program without src/cli.ts: the blob's code cache replaces node's compile cache,
+    // and the program is already bundled here.
+    stdin: {
+      contents: "import { run } from './program.js';\nrun();\n",
+      resolveDir: join(root, 'src'),
+      sourcefile: 'sea-main.ts',
+      loader: 'ts',
+    },
     outfile: bundle,
     bundle: true,
     platform: 'node',

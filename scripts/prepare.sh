@@ -24,4 +24,5 @@ if [ ! -x node_modules/.bin/tsc ]; then
 fi
 # Same as `npm run build:package`, without another npm in between.
 node_modules/.bin/tsc -p tsconfig.build.json
+node dist/scripts/bundle.js
 node dist/scripts/assets.js

@@ -2,7 +2,7 @@
  * Every failure that reaches a user is a SecureStreamError: a stable `code` that scripts and
  * tests match on, a lower-case message quoting the bad value, and an optional hint. Each code
  * is declared below with its exit class, so the exit status follows from what an error is,
- * never from how its code is spelled. Only the entry point (cli.ts) prints errors and exits.
+ * never from how its code is spelled. Only the program (program.ts) prints errors and exits.
  */
 import { constants } from 'node:os';
 

@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Set by the single-executable build (scripts/dist.ts), which has no package.json beside it;
- * undefined in the tsc build, which reads package.json from the package root.
+ * Set by the bundles (scripts/bundle.ts, scripts/dist.ts: the single executable has no
+ * package.json beside it); undefined in the tsc build, which reads package.json from the
+ * package root.
  */
 declare const SECURESTREAM_VERSION: string | undefined;
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildProgram } from '../src/cli.js';
+import { buildProgram } from '../src/program.js';
 import { completionScript } from '../src/completion.js';
 import { runCli, tempDir } from './helpers/proc.js';
 

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { buildProgram } from '../src/cli.js';
+import { buildProgram } from '../src/program.js';
 import { EXIT } from '../src/errors.js';
 import { manPage, roffText } from '../scripts/man.js';
 import { ERROR_CODES } from '../src/protocol.js';

@@ -31,7 +31,7 @@ const userEnv = (prefix: string): NodeJS.ProcessEnv => ({
 });
 
 const SHIPPED =
-  /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js|dist\/man\/securestream\.1|dist\/completions\/(securestream\.bash|_securestream|securestream\.fish)|docs\/[^/]+\.md|packaging\/systemd\/securestream\.(socket|service)|node_modules\/.+)$/;
+  /^(package\.json|README\.md|LICENSE|dist\/src\/.+\.js|dist\/bundle\/[^/]+\.js|dist\/man\/securestream\.1|dist\/completions\/(securestream\.bash|_securestream|securestream\.fish)|docs\/[^/]+\.md|packaging\/systemd\/securestream\.(socket|service)|node_modules\/.+)$/;
 
 async function sourceModules(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -73,7 +73,12 @@ describe('npm package', { timeout: 600_000 }, () => {
       (await sourceModules(join(ROOT, 'src'))).sort(),
       'one module per src/*.ts',
     );
-    for (const f of ['README.md', 'dist/man/securestream.1', 'dist/completions/securestream.bash'])
+    for (const f of [
+      'README.md',
+      'dist/bundle/program.js',
+      'dist/man/securestream.1',
+      'dist/completions/securestream.bash',
+    ])
       assert.ok(listed.includes(f), f);
     const own = listed.filter((f) => !f.startsWith('node_modules/'));
     assert.ok(!own.some((f) => /^(test|bench|scripts|src)\//.test(f) || f.endsWith('.map')));

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildProgram } from '../../src/cli.js';
+import { buildProgram } from '../../src/program.js';
 import { manPage } from '../../scripts/man.js';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
 import { CLI } from '../helpers/proc.js';

@@ -22,7 +22,7 @@ export interface RunResult {
 /** Runs `securestream ARGS` to completion (killed after `timeoutMs`). */
 export function runCli(
   args: string[],
-  opts: { cwd?: string; timeoutMs?: number; input?: string } = {},
+  opts: { cwd?: string; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return run(process.execPath, [CLI, ...args], opts);
 }
@@ -31,10 +31,15 @@ export function runCli(
 export function run(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; timeoutMs?: number; input?: string | Buffer } = {},
+  opts: { cwd?: string; timeoutMs?: number; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Added to this process's environment; a variable set to undefined is left out.
+      ...(opts.env && { env: { ...process.env, ...opts.env } }),
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
