@@ -2,6 +2,7 @@
  * What `get` shows while it runs: `securestream: …` lines on stderr always, and one progress
  * bar for the run (cli-progress) only when stderr is a terminal.
  */
+import type * as CliProgress from 'cli-progress';
 import type { GetReporter } from './commands/get.js';
 
 /** A reporter without a bar: `note` for each line, nothing else shown. */
@@ -34,7 +35,10 @@ export async function createReporter(
   tty: NodeJS.WriteStream = process.stderr,
 ): Promise<GetReporter> {
   if (!bar) return plainReporter(note);
-  const { SingleBar } = await import('cli-progress');
+  // Its exports object as the default export: node gives it, and so does the bundle
+  // (scripts/bundle.ts), where a dynamic import of a CommonJS module has no named exports.
+  const m = (await import('cli-progress')) as typeof CliProgress & { default?: typeof CliProgress };
+  const { SingleBar } = m.default ?? m;
   const progress = new SingleBar({
     stream: sharedTerminal(tty),
     format: ' {bar} {percentage}% |{files} {done} of {all} | {rate} | ETA {eta_formatted}',

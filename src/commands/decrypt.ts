@@ -11,7 +11,7 @@ import {
   passphraseIdentity,
 } from '../format/index.js';
 import type { Identity } from '../format/index.js';
-import { pkiPaths } from '../pki/folder.js';
+import { pkiPaths } from '../pki/paths.js';
 import { parsePrivateKey, readPemFile } from '../pki/pem.js';
 import {
   assertNotInput,

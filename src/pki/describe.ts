@@ -3,20 +3,17 @@
  * basic constraints, key identifiers, whether it may act as a CA, and a summary for logs.
  */
 import type { X509Certificate } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
 import {
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  Certificate,
-  KeyUsage,
-  KeyUsageFlags,
-  SubjectKeyIdentifier,
-  id_ce_authorityKeyIdentifier,
-  id_ce_basicConstraints,
-  id_ce_keyUsage,
-  id_ce_subjectKeyIdentifier,
-  type Extension,
-} from '@peculiar/asn1-x509';
+  DerError,
+  TAG,
+  children,
+  contentBytes,
+  contextTag,
+  decodeOid,
+  expectElement,
+  readElement,
+  type DerElement,
+} from './der.js';
 import { altNames } from './altnames.js';
 
 /** What the rest of the program needs to know about a loaded certificate. */
@@ -51,17 +48,26 @@ export type KeyUsageName =
   | 'encipherOnly'
   | 'decipherOnly';
 
-const KEY_USAGE_BITS: [KeyUsageName, number][] = [
-  ['digitalSignature', KeyUsageFlags.digitalSignature],
-  ['nonRepudiation', KeyUsageFlags.nonRepudiation],
-  ['keyEncipherment', KeyUsageFlags.keyEncipherment],
-  ['dataEncipherment', KeyUsageFlags.dataEncipherment],
-  ['keyAgreement', KeyUsageFlags.keyAgreement],
-  ['keyCertSign', KeyUsageFlags.keyCertSign],
-  ['cRLSign', KeyUsageFlags.cRLSign],
-  ['encipherOnly', KeyUsageFlags.encipherOnly],
-  ['decipherOnly', KeyUsageFlags.decipherOnly],
+/** The KeyUsage BIT STRING's named bits, bit 0 first (RFC 5280 section 4.2.1.3). */
+const KEY_USAGE_BITS: readonly KeyUsageName[] = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
 ];
+
+/** Extension OIDs (RFC 5280 section 4.2.1). */
+const OID = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+} as const;
 
 /** The extensions of a certificate, parsed once per X509Certificate object. */
 interface Extensions {
@@ -74,38 +80,80 @@ interface Extensions {
 
 const parsed = new WeakMap<X509Certificate, Extensions>();
 
+/**
+ * Reads the version and the four extensions above from the DER certificate with der.ts
+ * (RFC 5280 section 4.1: Certificate, TBSCertificate, Extensions), the first of each OID as
+ * OpenSSL takes it. The certificate has been parsed by OpenSSL already (X509Certificate); a
+ * malformed extension value throws DerError.
+ */
 function extensionsOf(cert: X509Certificate): Extensions {
   let ext = parsed.get(cert);
   if (ext) return ext;
-  const tbs = AsnConvert.parse(cert.raw, Certificate).tbsCertificate;
-  const find = (oid: string): Extension | undefined =>
-    tbs.extensions?.find((e) => e.extnID === oid);
-  ext = { version: tbs.version + 1 };
-  const ku = find(id_ce_keyUsage);
-  if (ku) {
-    const bits = AsnConvert.parse(ku.extnValue, KeyUsage).toNumber();
-    ext.keyUsage = KEY_USAGE_BITS.filter(([, bit]) => bits & bit).map(([name]) => name);
+  const der = cert.raw;
+  const tbs = expectElement(der, expectElement(der, 0, TAG.SEQUENCE).contentStart, TAG.SEQUENCE);
+  ext = { version: 1 };
+  const values = new Map<string, DerElement>();
+  for (const el of children(der, tbs)) {
+    if (el.tag === contextTag(0)) {
+      const v = contentBytes(der, expectElement(der, el.contentStart, TAG.INTEGER, el.end));
+      ext.version = smallInteger(v) + 1;
+    } else if (el.tag === contextTag(3)) {
+      for (const e of children(der, expectElement(der, el.contentStart, TAG.SEQUENCE, el.end))) {
+        if (e.tag !== TAG.SEQUENCE) throw new DerError('an extension is not a SEQUENCE');
+        const [id, second, third] = [...children(der, e)];
+        const value = second?.tag === TAG.BOOLEAN ? third : second;
+        if (id?.tag !== TAG.OID || value?.tag !== TAG.OCTET_STRING)
+          throw new DerError('malformed extension');
+        const oid = decodeOid(der, id);
+        if (!values.has(oid)) values.set(oid, value);
+      }
+    }
   }
-  const bc = find(id_ce_basicConstraints);
-  if (bc) {
-    const v = AsnConvert.parse(bc.extnValue, BasicConstraints);
-    ext.basicConstraints = {
-      ca: v.cA,
-      ...(v.pathLenConstraint === undefined ? {} : { pathLen: v.pathLenConstraint }),
-    };
-  }
-  const ski = find(id_ce_subjectKeyIdentifier);
-  if (ski) {
-    const id = AsnConvert.parse(ski.extnValue, SubjectKeyIdentifier);
-    ext.subjectKeyId = Buffer.from(id.buffer).toString('hex');
-  }
-  const aki = find(id_ce_authorityKeyIdentifier);
-  if (aki) {
-    const id = AsnConvert.parse(aki.extnValue, AuthorityKeyIdentifier).keyIdentifier;
-    if (id) ext.authorityKeyId = Buffer.from(id.buffer).toString('hex');
+  const inner = (oid: string): DerElement | undefined => {
+    const v = values.get(oid);
+    return v && readElement(der, v.contentStart, v.end);
+  };
+  const ku = inner(OID.keyUsage);
+  if (ku) ext.keyUsage = keyUsageNames(der, ku);
+  const bc = inner(OID.basicConstraints);
+  if (bc) ext.basicConstraints = basicConstraints(der, bc);
+  const ski = inner(OID.subjectKeyIdentifier);
+  if (ski?.tag === TAG.OCTET_STRING) ext.subjectKeyId = contentBytes(der, ski).toString('hex');
+  const aki = inner(OID.authorityKeyIdentifier);
+  if (aki?.tag === TAG.SEQUENCE) {
+    // keyIdentifier [0] IMPLICIT KeyIdentifier (OCTET STRING): primitive context tag 0.
+    const id = [...children(der, aki)].find((e) => e.tag === 0x80);
+    if (id) ext.authorityKeyId = contentBytes(der, id).toString('hex');
   }
   parsed.set(cert, ext);
   return ext;
+}
+
+/** The named bits set in a KeyUsage BIT STRING. */
+function keyUsageNames(der: Buffer, el: DerElement): KeyUsageName[] {
+  if (el.tag !== TAG.BIT_STRING) throw new DerError('keyUsage is not a BIT STRING');
+  const bits = contentBytes(der, el);
+  if (bits.length === 0 || (bits[0] as number) > 7) throw new DerError('malformed keyUsage');
+  return KEY_USAGE_BITS.filter((_, i) => ((bits[1 + (i >> 3)] ?? 0) & (0x80 >> (i & 7))) !== 0);
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL } */
+function basicConstraints(der: Buffer, el: DerElement): { ca: boolean; pathLen?: number } {
+  if (el.tag !== TAG.SEQUENCE) throw new DerError('basicConstraints is not a SEQUENCE');
+  const out: { ca: boolean; pathLen?: number } = { ca: false };
+  for (const e of children(der, el)) {
+    if (e.tag === TAG.BOOLEAN) out.ca = contentBytes(der, e)[0] !== 0;
+    else if (e.tag === TAG.INTEGER) out.pathLen = smallInteger(contentBytes(der, e));
+    else throw new DerError('malformed basicConstraints');
+  }
+  return out;
+}
+
+/** A non-negative INTEGER of at most 6 content bytes (a version, a path length). */
+function smallInteger(bytes: Buffer): number {
+  if (bytes.length === 0 || bytes.length > 6 || (bytes[0] as number) & 0x80)
+    throw new DerError('not a small non-negative INTEGER');
+  return bytes.readUIntBE(0, bytes.length);
 }
 
 /** The keyUsage bits, or undefined when the certificate has no keyUsage extension. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { AtomicFile } from '../atomic.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import { canonicalIp } from './altnames.js';
-import { assertKeyMatches, assertValidAt, type Role } from './checks.js';
+import { assertKeyMatches, assertValidAt } from './checks.js';
 import { isCaCertificate, issued } from './describe.js';
 import {
   createCa,
@@ -22,25 +22,9 @@ import {
 } from './generate.js';
 import { parseCertificates, parsePrivateKey, pkcs8, readPemFile } from './pem.js';
 
-/** Name of the revocation list inside a PKI folder. */
-export const CRL_FILE = 'crl.pem';
+import { CRL_FILE, pkiPaths } from './paths.js';
 
-/**
- * The default CA, certificate and key paths inside a PKI folder made by `pki init`:
- * the server uses server.crt/server.key, a client NAME.crt/NAME.key (default "client").
- */
-export function pkiPaths(
-  dir: string,
-  role: Role,
-  clientName = 'client',
-): { caPath: string; certPath: string; keyPath: string } {
-  const base = role === 'server' ? 'server' : clientName;
-  return {
-    caPath: join(dir, 'ca.crt'),
-    certPath: join(dir, `${base}.crt`),
-    keyPath: join(dir, `${base}.key`),
-  };
-}
+export { CRL_FILE, pkiPaths };
 
 /** Leaf lifetime when none is asked for: 825 days, the old CA/Browser Forum maximum. */
 export const DEFAULT_LEAF_DAYS = 825;

@@ -2,12 +2,10 @@
  * Handshake failures in words a user can act on. OpenSSL reports them as codes on the side
  * that noticed (verification errors) and as alerts on the other side; both are mapped here.
  */
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { SecureStreamError, type ErrorCode } from '../errors.js';
-import { identify } from '../pki/describe.js';
-import { diagnoseClientRefusal, type TrustContext } from '../pki/diagnose.js';
 import { formatHostPort } from './address.js';
-import { formatName, presentedChain } from './peer.js';
+import { formatName } from './peer.js';
 
 /** Alert names as Node spells them in `ERR_SSL_…_ALERT_…` codes, and what they mean for us. */
 const ALERT_REASONS: Record<string, string> = {
@@ -56,42 +54,6 @@ export function explainServerTlsError(err: Error | string): string {
   if (reasons[code]) return reasons[code];
   if (alert) return `client sent alert ${alert.toLowerCase().replace(/_/g, ' ')}`;
   return typeof err === 'string' ? `client certificate rejected: ${err}` : err.message;
-}
-
-/**
- * Server side: the log fields of a refused handshake, from the socket node hands to
- * 'tlsClientError' and its error. A certificate refusal names the presented certificate
- * (`subject`, `issuer`, `serial`, `fingerprint256`), the `cause` (diagnose.ts RefusalCause),
- * the certificate at fault when it is not the leaf (`culprit`) and OpenSSL's `verifyError`;
- * other failures give `reason` and the socket error's `error` code. Needs
- * recordRefusedPeers(server) to see the certificate.
- */
-export function handshakeRefusal(
-  socket: TLSSocket,
-  err: Error,
-  trust?: TrustContext,
-): Record<string, unknown> {
-  const verify = socket.authorizationError as unknown;
-  if (typeof verify !== 'string') {
-    const code = (err as { code?: string }).code;
-    const noCert = code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE';
-    return {
-      reason: explainServerTlsError(err),
-      ...(noCert ? { cause: 'no-certificate' } : {}),
-      error: code ?? err.message,
-    };
-  }
-  const chain = presentedChain(socket);
-  const leaf = chain[0];
-  if (!leaf) return { reason: explainServerTlsError(verify), verifyError: verify };
-  const refusal = diagnoseClientRefusal(verify, chain, trust, new Date());
-  return {
-    reason: refusal.reason,
-    cause: refusal.cause,
-    ...identify(leaf),
-    ...(refusal.culprit === undefined ? {} : { culprit: refusal.culprit }),
-    verifyError: verify,
-  };
 }
 
 /** What the client knows about a dial when it fails, for the words of the error. */

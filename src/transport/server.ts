@@ -13,7 +13,7 @@ import {
 import type { Logger } from '../log.js';
 import { SecureStreamError } from '../errors.js';
 import { serverTlsOptions, type TlsPem, type TlsPolicy } from './tls.js';
-import { handshakeRefusal } from './explain.js';
+import { handshakeRefusal } from './refusal.js';
 import { PeerIdentityCache, recordRefusedPeers } from './peer.js';
 import { formatHostPort, unmapIPv4 } from './address.js';
 import { DigestCache } from './digestcache.js';

@@ -11,10 +11,24 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   AttributeTypeAndValue,
   AttributeValue,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  Certificate,
+  KeyUsage,
   Name,
   RelativeDistinguishedName,
+  SubjectKeyIdentifier,
+  id_ce_authorityKeyIdentifier,
+  id_ce_basicConstraints,
+  id_ce_keyUsage,
+  id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
-import { isCaCertificate, keyUsageOf } from '../../src/pki/describe.js';
+import {
+  authorityKeyIdOf,
+  isCaCertificate,
+  keyUsageOf,
+  subjectKeyIdOf,
+} from '../../src/pki/describe.js';
 import { issuerDer, nameText, sameName, subjectDer } from '../../src/pki/names.js';
 import { pemBlocks, pemBody } from '../../src/pki/pem.js';
 import { readTrustAnchors } from '../../src/pki/trust.js';
@@ -70,6 +84,53 @@ describe('isCaCertificate follows X509_check_ca', () => {
       assert.equal(v, ca, `openssl verify ${v ? 'accepts' : 'refuses'} a leaf under it`);
     });
   }
+
+  test('the extensions read with der.ts are what @peculiar/asn1-x509 reads, for every bit', () => {
+    const names = [
+      'digitalSignature',
+      'nonRepudiation',
+      'keyEncipherment',
+      'dataEncipherment',
+      'keyAgreement',
+      'keyCertSign',
+      'cRLSign',
+      'encipherOnly',
+      'decipherOnly',
+    ];
+    const exts: (string | null)[] = [
+      null,
+      ...Object.values(EXT),
+      // every single bit, the ninth (decipherOnly) in the BIT STRING's second byte
+      ...names.map((n) => `keyUsage=${n}\n`),
+      `keyUsage=critical,${names.join(',')}\nsubjectKeyIdentifier=hash\n`,
+      'basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=keyCertSign\n',
+      'basicConstraints=CA:true,pathlen:300\nauthorityKeyIdentifier=keyid:always\n',
+      'basicConstraints=CA:false\nsubjectKeyIdentifier=hash\n',
+    ];
+    exts.forEach((ext, i) => {
+      const c = x509(p.issue(inter, `peculiar-${i}`, { ext }).cert);
+      const tbs = AsnConvert.parse(c.raw, Certificate).tbsCertificate;
+      const find = (oid: string) => tbs.extensions?.find((e) => e.extnID === oid)?.extnValue;
+      const ku = find(id_ce_keyUsage);
+      const bits = ku && AsnConvert.parse(ku, KeyUsage).toNumber();
+      assert.deepEqual(
+        keyUsageOf(c),
+        bits === undefined ? undefined : names.filter((_, b) => bits & (1 << b)),
+        `keyUsage of ${ext ?? 'v1'}`,
+      );
+      const ski = find(id_ce_subjectKeyIdentifier);
+      assert.equal(
+        subjectKeyIdOf(c),
+        ski && Buffer.from(AsnConvert.parse(ski, SubjectKeyIdentifier).buffer).toString('hex'),
+      );
+      const aki = find(id_ce_authorityKeyIdentifier);
+      const akid = aki && AsnConvert.parse(aki, AuthorityKeyIdentifier).keyIdentifier;
+      assert.equal(authorityKeyIdOf(c), akid && Buffer.from(akid.buffer).toString('hex'));
+      const bc = find(id_ce_basicConstraints);
+      const ca = bc && AsnConvert.parse(bc, BasicConstraints).cA;
+      if (ca === false) assert.equal(isCaCertificate(c), false, ext ?? 'v1');
+    });
+  });
 
   test('keyUsage bits by name', () => {
     assert.deepEqual(keyUsageOf(x509(root.cert)), ['keyCertSign', 'cRLSign']);
