@@ -82,9 +82,10 @@ const parsed = new WeakMap<X509Certificate, Extensions>();
 
 /**
  * Reads the version and the four extensions above from the DER certificate with der.ts
- * (RFC 5280 section 4.1: Certificate, TBSCertificate, Extensions), the first of each OID as
- * OpenSSL takes it. The certificate has been parsed by OpenSSL already (X509Certificate); a
- * malformed extension value throws DerError.
+ * (RFC 5280 section 4.1: Certificate, TBSCertificate, Extensions). The certificate has been
+ * parsed by OpenSSL already (X509Certificate); an extension that is malformed, or appears
+ * twice (RFC 5280 section 4.2; OpenSSL's verifier refuses such a certificate), throws
+ * DerError.
  */
 function extensionsOf(cert: X509Certificate): Extensions {
   let ext = parsed.get(cert);
@@ -100,12 +101,14 @@ function extensionsOf(cert: X509Certificate): Extensions {
     } else if (el.tag === contextTag(3)) {
       for (const e of children(der, expectElement(der, el.contentStart, TAG.SEQUENCE, el.end))) {
         if (e.tag !== TAG.SEQUENCE) throw new DerError('an extension is not a SEQUENCE');
+        // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }
         const [id, second, third] = [...children(der, e)];
         const value = second?.tag === TAG.BOOLEAN ? third : second;
         if (id?.tag !== TAG.OID || value?.tag !== TAG.OCTET_STRING)
           throw new DerError('malformed extension');
         const oid = decodeOid(der, id);
-        if (!values.has(oid)) values.set(oid, value);
+        if (values.has(oid)) throw new DerError(`extension ${oid} appears twice`);
+        values.set(oid, value);
       }
     }
   }
@@ -154,6 +157,15 @@ function smallInteger(bytes: Buffer): number {
   if (bytes.length === 0 || bytes.length > 6 || (bytes[0] as number) & 0x80)
     throw new DerError('not a small non-negative INTEGER');
   return bytes.readUIntBE(0, bytes.length);
+}
+
+/**
+ * Reads the extensions this module answers from (keyUsage, basicConstraints, the key
+ * identifiers), so that a certificate breaking them is refused where it is read
+ * (pem.ts parseCertificates) rather than when first asked. Throws DerError.
+ */
+export function checkExtensions(cert: X509Certificate): void {
+  extensionsOf(cert);
 }
 
 /** The keyUsage bits, or undefined when the certificate has no keyUsage extension. */

@@ -5,6 +5,8 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import { readInputFile, type InputFileKind } from '../inputfile.js';
+import { DerError } from './der.js';
+import { checkExtensions, subjectOf } from './describe.js';
 
 /** PEM files larger than this are refused: real CA bundles are far smaller. */
 export const MAX_PEM_BYTES = 1024 * 1024;
@@ -68,8 +70,9 @@ export function parseCertificates(text: string, path: string): X509Certificate[]
     );
   }
   return blocks.map((b, i) => {
+    let cert: X509Certificate;
     try {
-      return new X509Certificate(b.text);
+      cert = new X509Certificate(b.text);
     } catch (e) {
       throw new SecureStreamError(
         'pki-invalid',
@@ -78,6 +81,18 @@ export function parseCertificates(text: string, path: string): X509Certificate[]
         { cause: e },
       );
     }
+    try {
+      checkExtensions(cert);
+    } catch (e) {
+      if (!(e instanceof DerError)) throw e;
+      throw new SecureStreamError(
+        'pki-invalid',
+        `certificate ${i + 1} in "${path}" ("${subjectOf(cert)}") breaks RFC 5280: ${e.message}`,
+        'issue the certificate again; OpenSSL would refuse it in a handshake too',
+        { cause: e },
+      );
+    }
+    return cert;
   });
 }
 

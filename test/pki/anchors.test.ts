@@ -30,7 +30,17 @@ import {
   subjectKeyIdOf,
 } from '../../src/pki/describe.js';
 import { issuerDer, nameText, sameName, subjectDer } from '../../src/pki/names.js';
-import { pemBlocks, pemBody } from '../../src/pki/pem.js';
+import { parseCertificates, pemBlocks, pemBody, toPem } from '../../src/pki/pem.js';
+import {
+  TAG,
+  children,
+  contextTag,
+  elementBytes,
+  encodeElement,
+  expectElement,
+  type DerElement,
+} from '../../src/pki/der.js';
+import { SecureStreamError } from '../../src/errors.js';
 import { readTrustAnchors } from '../../src/pki/trust.js';
 import { EXT, OpensslPki, opensslRun, type CaFiles } from '../helpers/opensslpki.js';
 import { tempDir } from '../helpers/pki.js';
@@ -216,5 +226,80 @@ describe('names', () => {
     assert.ok(!sameName(utf8, name('Example Org', 'Issuing CA 2', 'utf8String')));
     assert.ok(!sameName(utf8, name('Issuing CA', 'Example Org', 'utf8String')), 'order matters');
     assert.equal(nameText(printable), 'O= example org, CN=ISSUING ca ');
+  });
+});
+
+describe('certificates whose extensions break RFC 5280 are refused where they are read', () => {
+  /** Throws pki-invalid naming `file`, certificate 1, and `detail`. */
+  const refused = (read: () => unknown, file: string, detail: RegExp): void => {
+    assert.throws(read, (e: unknown) => {
+      assert.ok(e instanceof SecureStreamError);
+      assert.equal(e.code, 'pki-invalid');
+      assert.ok(e.message.startsWith(`certificate 1 in "${file}" (`), e.message);
+      assert.match(e.message, detail);
+      return true;
+    });
+  };
+
+  test('a keyUsage or basicConstraints that does not decode (made by openssl)', () => {
+    const cases: [string, RegExp][] = [
+      ['keyUsage=DER:05:00\n', /keyUsage is not a BIT STRING/],
+      ['keyUsage=DER:03:03:07:80\n', /runs past its container/],
+      ['basicConstraints=DER:30:03:02:01:ff\n', /not a small non-negative INTEGER/],
+      ['basicConstraints=DER:04:00\n', /basicConstraints is not a SEQUENCE/],
+    ];
+    cases.forEach(([ext, detail], i) => {
+      const file = p.issue(inter, `rfc5280-${i}`, { ext }).cert;
+      refused(() => parseCertificates(text(file), file), file, detail);
+      // as a CA file (get --ca, serve --ca), next to a good CA
+      refused(
+        () => readTrustAnchors(text(file, root.cert), file, 'client', new Date()),
+        file,
+        detail,
+      );
+    });
+  });
+
+  test('an extension twice is refused', () => {
+    // openssl merges repeated extensions when it signs: the TBSCertificate is edited here
+    // (node parses a certificate without checking its signature).
+    const der = x509(p.issue(inter, 'rfc5280-dup', { ext: EXT.server }).cert).raw;
+    const cert = expectElement(der, 0, TAG.SEQUENCE);
+    const [tbs, alg, sig] = [...children(der, cert)] as DerElement[];
+    const edit = (f: (exts: Buffer[]) => Buffer[]): string => {
+      const parts = [...children(der, tbs as DerElement)].map((el) => {
+        if (el.tag !== contextTag(3)) return elementBytes(der, el);
+        const seq = expectElement(der, el.contentStart, TAG.SEQUENCE, el.end);
+        const exts = [...children(der, seq)].map((e) => elementBytes(der, e));
+        return encodeElement(contextTag(3), encodeElement(TAG.SEQUENCE, ...f(exts)));
+      });
+      const out = encodeElement(
+        TAG.SEQUENCE,
+        encodeElement(TAG.SEQUENCE, ...parts),
+        elementBytes(der, alg as DerElement),
+        elementBytes(der, sig as DerElement),
+      );
+      return toPem('CERTIFICATE', out);
+    };
+    const ku = (exts: Buffer[]): Buffer => {
+      const found = exts.find((e) => e.includes(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0f])));
+      assert.ok(found, 'EXT.server has a keyUsage');
+      return found;
+    };
+    // unchanged, the rebuilt certificate reads
+    const same = parseCertificates(
+      edit((e) => e),
+      'same.pem',
+    )[0] as X509Certificate;
+    assert.deepEqual(keyUsageOf(same), ['digitalSignature', 'keyEncipherment']);
+    refused(
+      () =>
+        parseCertificates(
+          edit((e) => [...e, ku(e)]),
+          'twice.pem',
+        ),
+      'twice.pem',
+      /extension 2\.5\.29\.15 appears twice/,
+    );
   });
 });
