@@ -5,7 +5,7 @@
  *
  * What is in that folder runs as this program, so it must be writable by this user alone: the
  * folder is `$XDG_CACHE_HOME/securestream` (an absolute XDG_CACHE_HOME) or
- * `~/.cache/securestream`, made mode 0700 when missing, and used only when it is a real folder
+ * `~/.cache/securestream`, made mode 0700 when missing (with `.cache`, never the home), and used only when it is a real folder
  * owned by the effective user, not writable by group or others, below folders that only root
  * or this user can change (a sticky folder such as /tmp counts as safe: nobody else can
  * move our entries out of it). Anything else, or any error, and the program runs without the
@@ -18,11 +18,16 @@
 import * as nodeModule from 'node:module';
 import { lstatSync, mkdirSync, realpathSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 
 /** Group- and world-write bits. */
 const SHARED_WRITE = 0o022;
 const STICKY = 0o1000;
+/**
+ * Folders made at most: the cache folder and the one above it (`~/.cache`, $XDG_CACHE_HOME).
+ * A home that does not exist (HOME=/nonexistent, as system users have) is not made.
+ */
+const MAX_MADE = 2;
 
 /**
  * The folder the cache would use for this environment, or undefined when the environment
@@ -68,7 +73,8 @@ function safeChain(path: string, uid: number, links: boolean): boolean {
  * Makes `dir` (mode 0700) when missing and returns its real path if it may hold code this
  * program runs: a folder owned by `uid`, without group or world write, whose path (as given
  * and as resolved) runs through safe folders only (see the module comment). Nothing is
- * created below an unsafe folder. Undefined when it may not, or on any error.
+ * created below an unsafe folder, nor when more than MAX_MADE folders are missing.
+ * Undefined when it may not, or on any error.
  */
 export function privateCacheDir(dir: string, uid: number): string | undefined {
   try {
@@ -82,10 +88,11 @@ export function privateCacheDir(dir: string, uid: number): string | undefined {
         existing = dirname(existing);
       }
     }
+    const rest = relative(existing, dir);
+    if (rest.split(sep).length > MAX_MADE) return undefined;
     if (!safeChain(existing, uid, true)) return undefined;
     const real = realpathSync(existing);
     if (!safeChain(real, uid, false)) return undefined;
-    const rest = relative(existing, dir);
     const target = rest ? join(real, rest) : real;
     if (rest) mkdirSync(target, { recursive: true, mode: 0o700 });
     const st = lstatSync(target);

@@ -121,6 +121,17 @@ describe('privateCacheDir', () => {
     assert.equal(privateCacheDir(dir, uid), undefined);
   });
 
+  it('makes no home: nothing when more than the cache folder and its parent are missing', async () => {
+    const base = await fresh();
+    const home = join(base, 'nonexistent');
+    assert.equal(privateCacheDir(join(home, '.cache', 'securestream'), uid), undefined);
+    assert.deepEqual(await readdir(base), []);
+    // an XDG_CACHE_HOME below an existing folder is made, with the cache folder
+    const xdg = join(base, 'xdg');
+    assert.equal(privateCacheDir(join(xdg, 'securestream'), uid), join(xdg, 'securestream'));
+    assert.equal((await lstat(xdg)).mode & 0o777, 0o700);
+  });
+
   it("makes nothing in another user's folder (root with someone else's HOME)", asRoot, async () => {
     const home = await fresh();
     await chown(home, OTHER, OTHER);
