@@ -5,9 +5,9 @@
  *
  * What is in that folder runs as this program, so it must be writable by this user alone: the
  * folder is `$XDG_CACHE_HOME/securestream` (an absolute XDG_CACHE_HOME) or
- * `~/.cache/securestream`, made mode 0700 when missing (with `.cache`, never the home), and used only when it is a real folder
- * owned by the effective user, not writable by group or others, below folders that only root
- * or this user can change (a sticky folder such as /tmp counts as safe: nobody else can
+ * `~/.cache/securestream`, made mode 0700 when missing (with `.cache`, never the home), and
+ * used only when it is a real folder owned by the effective user, not writable by group or
+ * others, below folders that only root or this user can change (a sticky folder such as /tmp counts as safe: nobody else can
  * move our entries out of it). Anything else, or any error, and the program runs without the
  * cache, silently. NODE_COMPILE_CACHE (node enables its folder itself, the user vouches for it)
  * and NODE_DISABLE_COMPILE_CACHE are left to node.
