@@ -7,12 +7,16 @@
  * stdout only where the format promises exact bytes to a pipe (names for `get --from -`).
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFakeServer } from '../helpers/fakeserver.js';
+import {
+  closeHttpPeer,
+  listenOnLoopback,
+  mutualTlsOptions,
+  startFakeServer,
+} from '../helpers/fakeserver.js';
 import { BODY, OK, SHA, TRAILER } from '../helpers/faults.js';
 import { cliGet, makeFixture, type Fixture } from '../helpers/fixture.js';
 import { CLI, run, runCli, startServer, type RunResult } from '../helpers/proc.js';
@@ -145,34 +149,18 @@ describe('text from a hostile peer is escaped', () => {
     };
 
     before(async () => {
-      server = createServer(
-        {
-          ca: readFileSync(fx.pki.ca),
-          cert: readFileSync(fx.pki.server.cert),
-          key: readFileSync(fx.pki.server.key),
-          requestCert: true,
-          rejectUnauthorized: true,
-          ALPNProtocols: ['http/1.1'],
-        },
-        (req, res) => {
-          const page = pages[(req.url ?? '/').split('?')[0] ?? '/'] ?? {
-            status: 404,
-            body: 'not-found: no\n',
-          };
-          res.writeHead(page.status, { 'content-type': 'application/json' });
-          res.end(page.body);
-        },
-      );
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      port = (server.address() as { port: number }).port;
+      server = createServer(mutualTlsOptions(fx.pki, ['http/1.1']), (req, res) => {
+        const page = pages[(req.url ?? '/').split('?')[0] ?? '/'] ?? {
+          status: 404,
+          body: 'not-found: no\n',
+        };
+        res.writeHead(page.status, { 'content-type': 'application/json' });
+        res.end(page.body);
+      });
+      port = await listenOnLoopback(server);
     });
     after(async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
+      await closeHttpPeer(server);
     });
 
     function ls(args: string[]): Promise<RunResult> {

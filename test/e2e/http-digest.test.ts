@@ -8,12 +8,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeFixture, type Fixture } from '../helpers/fixture.js';
+import { closeHttpPeer, listenOnLoopback, mutualTlsOptions } from '../helpers/fakeserver.js';
 import { runCli, type RunResult } from '../helpers/proc.js';
 
 /** Larger than SMALL_BODY and than one ring: streamed to the file through the ring. */
@@ -38,43 +38,27 @@ describe('HTTP bodies streamed to a file are verified whole', () => {
       '/other.bin': { body: other, digestOf: other },
       '/bad.bin': { body: bad, digestOf: good },
     };
-    server = createServer(
-      {
-        ca: readFileSync(fx.pki.ca),
-        cert: readFileSync(fx.pki.server.cert),
-        key: readFileSync(fx.pki.server.key),
-        requestCert: true,
-        rejectUnauthorized: true,
-        ALPNProtocols: ['http/1.1'],
-      },
-      (req, res) => {
-        const f = files[req.url ?? ''];
-        if (!f) {
-          res.writeHead(404).end('not-found\n');
-          return;
-        }
-        const digest = createHash('sha256').update(f.digestOf).digest('base64');
-        res.writeHead(200, {
-          'content-type': 'application/octet-stream',
-          'content-length': String(f.body.length),
-          'repr-digest': `sha-256=:${digest}:`,
-          etag: `"${sha256(f.digestOf).slice(0, 16)}"`,
-        });
-        // In pieces, as a network delivers it.
-        for (let i = 0; i < f.body.length; i += 100_000) res.write(f.body.subarray(i, i + 100_000));
-        res.end();
-      },
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+    server = createServer(mutualTlsOptions(fx.pki, ['http/1.1']), (req, res) => {
+      const f = files[req.url ?? ''];
+      if (!f) {
+        res.writeHead(404).end('not-found\n');
+        return;
+      }
+      const digest = createHash('sha256').update(f.digestOf).digest('base64');
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(f.body.length),
+        'repr-digest': `sha-256=:${digest}:`,
+        etag: `"${sha256(f.digestOf).slice(0, 16)}"`,
+      });
+      // In pieces, as a network delivers it.
+      for (let i = 0; i < f.body.length; i += 100_000) res.write(f.body.subarray(i, i + 100_000));
+      res.end();
+    });
+    port = await listenOnLoopback(server);
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => {
-      server.close(() => {
-        resolve();
-      });
-    });
+    await closeHttpPeer(server);
     await fx.remove();
   });
 

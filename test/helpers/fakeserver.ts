@@ -4,8 +4,9 @@
  * the script says. Our own server never sends these; a broken or hostile one might.
  */
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
-import { createServer, type TLSSocket } from 'node:tls';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import { createServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { scriptBytes } from './faults.js';
 import type { TestPki } from './pki.js';
 
@@ -40,6 +41,40 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
+/**
+ * TLS options of a test peer that serves `pki.server` and requires a client certificate from
+ * `pki.ca` (node:tls and node:https servers), with `alpn` offered when given.
+ */
+export function mutualTlsOptions(
+  pki: TestPki,
+  alpn?: string[],
+): TlsOptions & { requestCert: true; rejectUnauthorized: true } {
+  return {
+    ca: readFileSync(pki.ca),
+    cert: readFileSync(pki.server.cert),
+    key: readFileSync(pki.server.key),
+    requestCert: true,
+    rejectUnauthorized: true,
+    ...(alpn && { ALPNProtocols: alpn }),
+  };
+}
+
+/** Listens on 127.0.0.1, port 0; resolves with the port chosen. */
+export async function listenOnLoopback(server: NetServer): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** Drops every connection of an HTTP(S) test peer and waits until it is closed. */
+export async function closeHttpPeer(server: HttpServer): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
+}
+
 /** Chooses the script per request (e.g. by name) or uses one script for all. */
 export type ScriptFor = FakeScript | ((request: string) => FakeScript);
 
@@ -51,13 +86,7 @@ export async function startFakeServer(pki: TestPki, script: ScriptFor): Promise<
   const raws = new Map<number, Socket>(); // remote port → the TCP socket under the TLS one
   const open = new Set<Socket>();
   const requests: string[] = [];
-  const server = createServer({
-    ca: readFileSync(pki.ca),
-    cert: readFileSync(pki.server.cert),
-    key: readFileSync(pki.server.key),
-    requestCert: true,
-    rejectUnauthorized: true,
-  });
+  const server = createServer(mutualTlsOptions(pki));
   server.on('connection', (raw: Socket) => {
     open.add(raw);
     if (raw.remotePort !== undefined) raws.set(raw.remotePort, raw);
