@@ -39,8 +39,17 @@ export class DerError extends Error {
 /** Lengths beyond 2^32 - 1 cannot occur in a file we accept. */
 const MAX_LENGTH_BYTES = 4;
 
-/** Reads the element at `offset`; it must end by `limit`. */
-export function readElement(buf: Uint8Array, offset: number, limit = buf.length): DerElement {
+/**
+ * Reads the element at `offset`; it must end by `limit`. With `longLengths`, a length in long
+ * form where a shorter form would do (BER, X.690 section 8.1.3) is taken, as OpenSSL takes it
+ * in a certificate (asn1_get_length): for reading certificates OpenSSL has parsed already.
+ */
+export function readElement(
+  buf: Uint8Array,
+  offset: number,
+  limit = buf.length,
+  longLengths = false,
+): DerElement {
   if (offset + 2 > limit) throw new DerError(`truncated element at byte ${offset}`);
   const tag = buf[offset] as number;
   if ((tag & 0x1f) === 0x1f) throw new DerError(`high tag number at byte ${offset}`);
@@ -54,10 +63,10 @@ export function readElement(buf: Uint8Array, offset: number, limit = buf.length)
     if (n === 0) throw new DerError(`indefinite length at byte ${offset}`);
     if (n > MAX_LENGTH_BYTES) throw new DerError(`length of ${n} bytes at byte ${offset}`);
     if (pos + n > limit) throw new DerError(`truncated length at byte ${offset}`);
-    if (buf[pos] === 0) throw new DerError(`non-minimal length at byte ${offset}`);
+    if (buf[pos] === 0 && !longLengths) throw new DerError(`non-minimal length at byte ${offset}`);
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + (buf[pos + i] as number);
-    if (length < 0x80) throw new DerError(`non-minimal length at byte ${offset}`);
+    if (length < 0x80 && !longLengths) throw new DerError(`non-minimal length at byte ${offset}`);
     pos += n;
   }
   const end = pos + length;
@@ -65,14 +74,15 @@ export function readElement(buf: Uint8Array, offset: number, limit = buf.length)
   return { tag, start: offset, contentStart: pos, end };
 }
 
-/** Reads the element at `offset` and checks its tag. */
+/** Reads the element at `offset` and checks its tag (`longLengths`: see readElement). */
 export function expectElement(
   buf: Uint8Array,
   offset: number,
   tag: number,
   limit = buf.length,
+  longLengths = false,
 ): DerElement {
-  const el = readElement(buf, offset, limit);
+  const el = readElement(buf, offset, limit, longLengths);
   if (el.tag !== tag) {
     throw new DerError(
       `expected tag 0x${tag.toString(16)} at byte ${offset}, found 0x${el.tag.toString(16)}`,
@@ -81,11 +91,15 @@ export function expectElement(
   return el;
 }
 
-/** The elements inside a constructed element, in order. */
-export function* children(buf: Uint8Array, parent: DerElement): Generator<DerElement> {
+/** The elements inside a constructed element, in order (`longLengths`: see readElement). */
+export function* children(
+  buf: Uint8Array,
+  parent: DerElement,
+  longLengths = false,
+): Generator<DerElement> {
   let pos = parent.contentStart;
   while (pos < parent.end) {
-    const el = readElement(buf, pos, parent.end);
+    const el = readElement(buf, pos, parent.end, longLengths);
     yield el;
     pos = el.end;
   }

@@ -61,6 +61,12 @@ const KEY_USAGE_BITS: readonly KeyUsageName[] = [
   'decipherOnly',
 ];
 
+/**
+ * Lengths are read as OpenSSL reads them (der.ts readElement `longLengths`): the certificate
+ * has been parsed by OpenSSL, and what it took must not fail here.
+ */
+const BER = true;
+
 /** Extension OIDs (RFC 5280 section 4.2.1). */
 const OID = {
   subjectKeyIdentifier: '2.5.29.14',
@@ -91,18 +97,20 @@ function extensionsOf(cert: X509Certificate): Extensions {
   let ext = parsed.get(cert);
   if (ext) return ext;
   const der = cert.raw;
-  const tbs = expectElement(der, expectElement(der, 0, TAG.SEQUENCE).contentStart, TAG.SEQUENCE);
+  const outer = expectElement(der, 0, TAG.SEQUENCE, der.length, BER);
+  const tbs = expectElement(der, outer.contentStart, TAG.SEQUENCE, outer.end, BER);
   ext = { version: 1 };
   const values = new Map<string, DerElement>();
-  for (const el of children(der, tbs)) {
+  for (const el of children(der, tbs, BER)) {
     if (el.tag === contextTag(0)) {
-      const v = contentBytes(der, expectElement(der, el.contentStart, TAG.INTEGER, el.end));
+      const v = contentBytes(der, expectElement(der, el.contentStart, TAG.INTEGER, el.end, BER));
       ext.version = smallInteger(v) + 1;
     } else if (el.tag === contextTag(3)) {
-      for (const e of children(der, expectElement(der, el.contentStart, TAG.SEQUENCE, el.end))) {
+      const list = expectElement(der, el.contentStart, TAG.SEQUENCE, el.end, BER);
+      for (const e of children(der, list, BER)) {
         if (e.tag !== TAG.SEQUENCE) throw new DerError('an extension is not a SEQUENCE');
         // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }
-        const [id, second, third] = [...children(der, e)];
+        const [id, second, third] = [...children(der, e, BER)];
         const value = second?.tag === TAG.BOOLEAN ? third : second;
         if (id?.tag !== TAG.OID || value?.tag !== TAG.OCTET_STRING)
           throw new DerError('malformed extension');
@@ -114,7 +122,7 @@ function extensionsOf(cert: X509Certificate): Extensions {
   }
   const inner = (oid: string): DerElement | undefined => {
     const v = values.get(oid);
-    return v && readElement(der, v.contentStart, v.end);
+    return v && readElement(der, v.contentStart, v.end, BER);
   };
   const ku = inner(OID.keyUsage);
   if (ku) ext.keyUsage = keyUsageNames(der, ku);
@@ -125,7 +133,7 @@ function extensionsOf(cert: X509Certificate): Extensions {
   const aki = inner(OID.authorityKeyIdentifier);
   if (aki?.tag === TAG.SEQUENCE) {
     // keyIdentifier [0] IMPLICIT KeyIdentifier (OCTET STRING): primitive context tag 0.
-    const id = [...children(der, aki)].find((e) => e.tag === 0x80);
+    const id = [...children(der, aki, BER)].find((e) => e.tag === 0x80);
     if (id) ext.authorityKeyId = contentBytes(der, id).toString('hex');
   }
   parsed.set(cert, ext);
@@ -144,7 +152,7 @@ function keyUsageNames(der: Buffer, el: DerElement): KeyUsageName[] {
 function basicConstraints(der: Buffer, el: DerElement): { ca: boolean; pathLen?: number } {
   if (el.tag !== TAG.SEQUENCE) throw new DerError('basicConstraints is not a SEQUENCE');
   const out: { ca: boolean; pathLen?: number } = { ca: false };
-  for (const e of children(der, el)) {
+  for (const e of children(der, el, BER)) {
     if (e.tag === TAG.BOOLEAN) out.ca = contentBytes(der, e)[0] !== 0;
     else if (e.tag === TAG.INTEGER) out.pathLen = smallInteger(contentBytes(der, e));
     else throw new DerError('malformed basicConstraints');

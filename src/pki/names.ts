@@ -23,11 +23,12 @@ export function issuerDer(cert: X509Certificate): Buffer {
  */
 function tbsField(cert: X509Certificate, index: number): Buffer {
   const raw = Buffer.from(cert.raw);
-  const certSeq = readElement(raw, 0);
-  const tbs = readElement(raw, certSeq.contentStart, certSeq.end);
-  let el = readElement(raw, tbs.contentStart, tbs.end);
-  if (el.tag === contextTag(0)) el = readElement(raw, el.end, tbs.end);
-  for (let i = 0; i < index; i++) el = readElement(raw, el.end, tbs.end);
+  // Lengths as OpenSSL reads them: it parsed this certificate already.
+  const certSeq = readElement(raw, 0, raw.length, true);
+  const tbs = readElement(raw, certSeq.contentStart, certSeq.end, true);
+  let el = readElement(raw, tbs.contentStart, tbs.end, true);
+  if (el.tag === contextTag(0)) el = readElement(raw, el.end, tbs.end, true);
+  for (let i = 0; i < index; i++) el = readElement(raw, el.end, tbs.end, true);
   return elementBytes(raw, el);
 }
 

@@ -5,7 +5,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { identify } from '../pki/describe.js';
-import { diagnoseClientRefusal, type TrustContext } from '../pki/diagnose.js';
+import { diagnoseClientRefusal, type Refusal, type TrustContext } from '../pki/diagnose.js';
 import { explainServerTlsError } from './explain.js';
 import { presentedChain } from './peer.js';
 
@@ -14,8 +14,10 @@ import { presentedChain } from './peer.js';
  * 'tlsClientError' and its error. A certificate refusal names the presented certificate
  * (`subject`, `issuer`, `serial`, `fingerprint256`), the `cause` (diagnose.ts RefusalCause),
  * the certificate at fault when it is not the leaf (`culprit`) and OpenSSL's `verifyError`;
- * other failures give `reason` and the socket error's `error` code. Needs
- * recordRefusedPeers(server) to see the certificate.
+ * other failures give `reason` and the socket error's `error` code. When the chain cannot be
+ * diagnosed (bytes OpenSSL accepts that pki/der.ts refuses), `reason`, `cause` other, the
+ * certificate, `verifyError` and `diagnosisError` (why). Never throws: it runs in the server's
+ * 'tlsClientError' handler. Needs recordRefusedPeers(server) to see the certificate.
  */
 export function handshakeRefusal(
   socket: TLSSocket,
@@ -35,7 +37,20 @@ export function handshakeRefusal(
   const chain = presentedChain(socket);
   const leaf = chain[0];
   if (!leaf) return { reason: explainServerTlsError(verify), verifyError: verify };
-  const refusal = diagnoseClientRefusal(verify, chain, trust, new Date());
+  let refusal: Refusal;
+  try {
+    refusal = diagnoseClientRefusal(verify, chain, trust, new Date());
+  } catch (e) {
+    // The chain is the client's: bytes that OpenSSL took but our DER reading does not (a
+    // length in long form, a malformed extension) only lose the diagnosis, never the server.
+    return {
+      reason: explainServerTlsError(verify),
+      cause: 'other',
+      ...identify(leaf),
+      verifyError: verify,
+      diagnosisError: e instanceof Error ? e.message : String(e),
+    };
+  }
   return {
     reason: refusal.reason,
     cause: refusal.cause,

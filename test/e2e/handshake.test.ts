@@ -4,7 +4,8 @@
  * own client would refuse to attempt.
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, createServer, type ConnectionOptions } from 'node:tls';
@@ -82,6 +83,68 @@ describe('handshake', () => {
       });
       assert.match(String(line['reason']), reason);
       assert.match(String(line['peer']), /^127\.0\.0\.1:\d+$/);
+    });
+  }
+
+  // OpenSSL reads a length in long form where one byte would do (X.690 BER, not DER): a
+  // refused certificate written so reaches the diagnosis (src/transport/refusal.ts), which
+  // reads such lengths as OpenSSL does (0x81 0x02) and, for what it cannot read (five length
+  // bytes), still logs the certificate and goes on serving. Made with the openssl CLI:
+  // keyEncipherment only, where an EC key needs digitalSignature.
+  for (const [form, bitString, cause] of [
+    ['0x81 0x02', '03:81:02:05:20', 'key-usage'],
+    ['0x85 0 0 0 0 0x02', '03:85:00:00:00:00:02:05:20', 'other'],
+  ] as const) {
+    it(`a refused certificate whose keyUsage length is ${form} is logged; the server goes on`, async () => {
+      const dir = join(fx.path, `ber-ku-${cause}`);
+      await mkdir(dir);
+      const [key, csr, cert, ext] = ['ber.key', 'ber.csr', 'ber.crt', 'ext'].map((f) =>
+        join(dir, f),
+      ) as [string, string, string, string];
+      writeFileSync(ext, `keyUsage=DER:${bitString}\nextendedKeyUsage=clientAuth\n`);
+      const ossl = (...args: string[]): void => {
+        execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      };
+      ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key);
+      ossl('req', '-new', '-key', key, '-subj', '/CN=ber-ku', '-out', csr);
+      ossl(
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        fx.pki.ca,
+        '-CAkey',
+        fx.pki.caKey,
+        '-set_serial',
+        '0x5e1',
+        '-days',
+        '30',
+        '-extfile',
+        ext,
+        '-out',
+        cert,
+      );
+      const before = fx.server.logLines().length;
+      const r = await attempt(fx.server.port, {
+        ca: readFileSync(fx.pki.ca),
+        cert: readFileSync(cert),
+        key: readFileSync(key),
+      });
+      assert.equal(r.data, '', 'no protocol byte may reach a refused client');
+      const line = await fx.server.waitForLog((l) => l['outcome'] === 'handshake-failed', {
+        since: before,
+      });
+      assert.equal(line['verifyError'], 'INVALID_PURPOSE', JSON.stringify(line));
+      assert.equal(line['cause'], cause, JSON.stringify(line));
+      assert.equal(line['subject'], 'CN=ber-ku');
+      if (cause === 'key-usage') assert.match(String(line['reason']), /\(keyEncipherment\)/);
+      else assert.match(String(line['diagnosisError']), /length of 5 bytes/);
+      const ok = await attempt(fx.server.port, {
+        ca: readFileSync(fx.pki.ca),
+        ...creds(fx.pki.client),
+      });
+      assert.match(ok.data, /^OK 6 plain\nhello\nSHA256 [0-9a-f]{64}\n$/, 'the server serves on');
     });
   }
 

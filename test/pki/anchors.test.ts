@@ -260,6 +260,14 @@ describe('certificates whose extensions break RFC 5280 are refused where they ar
     });
   });
 
+  test('a length in long form where one byte would do is read as OpenSSL reads it', () => {
+    // BER, not DER (X.690 section 8.1.3.5); openssl verify takes such a certificate.
+    const file = p.issue(inter, 'rfc5280-ber', { ext: 'keyUsage=DER:03:81:02:05:20\n' }).cert;
+    const [cert] = parseCertificates(text(file), file);
+    assert.deepEqual(keyUsageOf(cert as X509Certificate), ['keyEncipherment']);
+    assert.equal(isCaCertificate(cert as X509Certificate), false);
+  });
+
   test('an extension twice is refused', () => {
     // openssl merges repeated extensions when it signs: the TBSCertificate is edited here
     // (node parses a certificate without checking its signature).
