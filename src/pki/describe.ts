@@ -153,11 +153,17 @@ function basicConstraints(der: Buffer, el: DerElement): { ca: boolean; pathLen?:
   if (el.tag !== TAG.SEQUENCE) throw new DerError('basicConstraints is not a SEQUENCE');
   const out: { ca: boolean; pathLen?: number } = { ca: false };
   for (const e of children(der, el, BER)) {
-    if (e.tag === TAG.BOOLEAN) out.ca = contentBytes(der, e)[0] !== 0;
+    if (e.tag === TAG.BOOLEAN) out.ca = booleanValue(contentBytes(der, e));
     else if (e.tag === TAG.INTEGER) out.pathLen = smallInteger(contentBytes(der, e));
     else throw new DerError('malformed basicConstraints');
   }
   return out;
+}
+
+/** A BOOLEAN's one content byte, any non-zero value TRUE (X.690 section 8.2), as OpenSSL reads it. */
+function booleanValue(bytes: Buffer): boolean {
+  if (bytes.length !== 1) throw new DerError('a BOOLEAN is not one byte');
+  return bytes[0] !== 0;
 }
 
 /** A non-negative INTEGER of at most 6 content bytes (a version, a path length). */

@@ -247,6 +247,8 @@ describe('certificates whose extensions break RFC 5280 are refused where they ar
       ['keyUsage=DER:03:03:07:80\n', /runs past its container/],
       ['basicConstraints=DER:30:03:02:01:ff\n', /not a small non-negative INTEGER/],
       ['basicConstraints=DER:04:00\n', /basicConstraints is not a SEQUENCE/],
+      // cA as an empty BOOLEAN: OpenSSL refuses it; it must not read as TRUE here
+      ['basicConstraints=DER:30:02:01:00\n', /a BOOLEAN is not one byte/],
     ];
     cases.forEach(([ext, detail], i) => {
       const file = p.issue(inter, `rfc5280-${i}`, { ext }).cert;
