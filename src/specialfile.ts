@@ -35,8 +35,22 @@ export type OutputFile = AtomicFile | InPlaceFile;
 export async function openOutput(path: string, opts: AtomicFileOptions = {}): Promise<OutputFile> {
   opts.signal?.throwIfAborted();
   const kind = await specialKind(path);
-  const file = kind && (await InPlaceFile.open(path, kind, opts.signal));
-  return file ?? AtomicFile.create(path, opts);
+  return kind ? openSpecial(path, kind, opts) : AtomicFile.create(path, opts);
+}
+
+/**
+ * {@link openOutput} for a path `specialKind` already found to be of kind `kind` (get's
+ * `--out`, resolved before dialling): opened in place without looking at the path again, or
+ * given a temporary file when it is no longer special.
+ * @throws the signal's reason; SecureStreamError from `outputError`
+ */
+export async function openSpecial(
+  path: string,
+  kind: SpecialKind,
+  opts: AtomicFileOptions = {},
+): Promise<OutputFile> {
+  opts.signal?.throwIfAborted();
+  return (await InPlaceFile.open(path, kind, opts.signal)) ?? AtomicFile.create(path, opts);
 }
 
 function kindOf(st: Stats): SpecialKind | 'socket' | undefined {

@@ -12,7 +12,7 @@ import type { GetOptions } from '../config.js';
 import { SecureStreamError, UsageError } from '../errors.js';
 import { runBatch, type BatchOutcome } from '../fetch/batch.js';
 import type { FetchJob, FetchResult } from '../fetch/job.js';
-import { openOutput, type OutputFile } from '../specialfile.js';
+import { openSpecial, type OutputFile } from '../specialfile.js';
 import { expandPattern, isPattern, readNameList, type Wanted } from '../fetch/names.js';
 import { Remote } from '../fetch/remote.js';
 import { inFolder, missingFolder, resolveOutput, type Output } from '../fetch/store.js';
@@ -88,7 +88,9 @@ export async function runGet(
   // A device or FIFO is opened before dialling, as a file's folder is probed: a FIFO waits
   // here for its reader, not with a connection idling towards the server's request timeout.
   const opened: OutputFile | undefined =
-    output?.kind === 'special' ? await openOutput(output.path, { signal: opts.signal }) : undefined;
+    output?.kind === 'special'
+      ? await openSpecial(output.path, output.special, { signal: opts.signal })
+      : undefined;
   const remote = await Remote.open({
     host: opts.host,
     port: opts.port,

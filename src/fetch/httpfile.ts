@@ -15,7 +15,7 @@ import { renameSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AtomicFile, writeWholeFile } from '../atomic.js';
-import { openOutput, type OutputFile } from '../specialfile.js';
+import { openSpecial, type OutputFile } from '../specialfile.js';
 import { targetOf } from '../http/target.js';
 import { SecureStreamError, errnoCode, isSecureStreamError } from '../errors.js';
 import type { Mode } from '../protocol.js';
@@ -131,7 +131,9 @@ class HttpTransfer {
   private async open(): Promise<void> {
     const { output } = this.job;
     if (output.kind === 'special') {
-      this.file = this.job.file ?? (await openOutput(output.path, { signal: this.s.signal }));
+      this.file =
+        this.job.file ??
+        (await openSpecial(output.path, output.special, { signal: this.s.signal }));
       return;
     }
     if (output.kind !== 'file') return;

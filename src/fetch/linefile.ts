@@ -5,7 +5,7 @@
  */
 import { AtomicFile } from '../atomic.js';
 import { SecureStreamError } from '../errors.js';
-import { openOutput, type OutputFile } from '../specialfile.js';
+import { openSpecial, type OutputFile } from '../specialfile.js';
 import { retry } from '../retry.js';
 import { lineRequest } from '../transport/client.js';
 import type { Dialed } from '../transport/dial.js';
@@ -31,7 +31,7 @@ export async function fetchOverLine(
   // A device or FIFO is opened once for all attempts: closing a FIFO would end its reader.
   const special =
     job.output.kind === 'special'
-      ? (job.file ?? (await openOutput(job.output.path, { signal: s.signal })))
+      ? (job.file ?? (await openSpecial(job.output.path, job.output.special, { signal: s.signal })))
       : undefined;
   try {
     return await retry(() => once(connect, job, s, state, special), policy, {

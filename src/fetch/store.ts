@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SecureStreamError, errnoCode } from '../errors.js';
 import type { Mode } from '../protocol.js';
-import { specialKind } from '../specialfile.js';
+import { specialKind, type SpecialKind } from '../specialfile.js';
 import { sstreamDecoder } from '../transport/sstream.js';
 
 /**
@@ -21,7 +21,7 @@ import { sstreamDecoder } from '../transport/sstream.js';
 export type Output =
   | { kind: 'stdout' }
   | { kind: 'file'; path: string; encryptedPath: string }
-  | { kind: 'special'; path: string };
+  | { kind: 'special'; path: string; special: SpecialKind };
 
 /** The output for NAME stored as `name` (a relative path) inside `dir`. */
 export function inFolder(dir: string, name: string): Output & { kind: 'file' } {
@@ -43,7 +43,8 @@ export async function resolveOutput(name: string, out: string | undefined): Prom
     out !== undefined && !(await isFolder(out))
       ? { kind: 'file', path: out, encryptedPath: out }
       : inFolder(out ?? '.', posix.basename(name));
-  return (await specialKind(output.path)) ? { kind: 'special', path: output.path } : output;
+  const special = await specialKind(output.path);
+  return special ? { kind: 'special', path: output.path, special } : output;
 }
 
 /**
