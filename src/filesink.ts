@@ -24,8 +24,11 @@ const freeRings: Buffer[] = [];
 export interface FileSinkOptions {
   /** Written bytes between background fdatasyncs (default WRITEBACK_BYTES). */
   writebackBytes?: number;
-  /** Bytes held (taken but not yet written) before `write` asks the producer to wait (default RING_BYTES). */
-  highWaterMark?: number;
+  /**
+   * Size of the ring, in bytes (default RING_BYTES, pooled): what is held taken but not yet
+   * written before chunks queue in the stream (QUEUE_BYTES more, then `write` returns false).
+   */
+  ringBytes?: number;
   /** File offset of the first byte written (default 0): a resumed download appends. */
   position?: number;
   /**
@@ -45,7 +48,7 @@ export interface FileSinkOptions {
  * waiting in a queue while the disk is busy, long enough for the garbage collector to move
  * it to the old generation (with eight transfers at once that made a full mark-compact
  * every few megabytes; docs/PERFORMANCE.md "Client CPU per byte"). Memory: the ring
- * (`highWaterMark` bytes) and at most QUEUE_BYTES of chunks while it is full. Writes go to
+ * (`ringBytes`) and at most QUEUE_BYTES of chunks while it is full. Writes go to
  * explicit offsets from `position` on. Short writes are completed, errors become output
  * errors.
  */
@@ -82,7 +85,7 @@ export class FileSink extends Writable {
     this.writebackBytes = this.seekable ? (opts.writebackBytes ?? WRITEBACK_BYTES) : Infinity;
     this.position = opts.position ?? 0;
     this.onWritten = opts.onWritten;
-    this.ringBytes = Math.max(1, opts.highWaterMark ?? RING_BYTES);
+    this.ringBytes = Math.max(1, opts.ringBytes ?? RING_BYTES);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {

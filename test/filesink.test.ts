@@ -15,7 +15,7 @@ describe('file sink', () => {
       const handle = await open(path, 'wx');
       const sink = new FileSink(handle, path, {
         writebackBytes: 256 * 1024,
-        highWaterMark: 64 * 1024,
+        ringBytes: 64 * 1024,
       });
       const source = createHash('sha256');
       let total = 0;
@@ -65,7 +65,7 @@ describe('file sink', () => {
       await writeFile(path, Buffer.concat([head, Buffer.from('stale tail')]));
       const handle = await open(path, 'r+');
       await handle.truncate(head.length);
-      const sink = new FileSink(handle, path, { position: head.length, highWaterMark: 1024 });
+      const sink = new FileSink(handle, path, { position: head.length, ringBytes: 1024 });
       for (let i = 0; i < tail.length; i += 7000) sink.write(tail.subarray(i, i + 7000));
       sink.end();
       await finished(sink);
@@ -83,7 +83,7 @@ describe('file sink', () => {
       const path = join(dir.path, 'out');
       const handle = await open(path, 'wx');
       // A ring smaller than the chunks: every chunk wraps it and waits for room.
-      const sink = new FileSink(handle, path, { highWaterMark: 3000 });
+      const sink = new FileSink(handle, path, { ringBytes: 3000 });
       const reused = Buffer.alloc(10_000);
       const expected: Buffer[] = [];
       for (let i = 0; i < 50; i++) {

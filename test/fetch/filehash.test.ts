@@ -35,7 +35,7 @@ describe('GrowingFileHash', () => {
       await withHash(path, prefix.length, async (h) => {
         const sink = new FileSink(handle, path, {
           position: prefix.length,
-          highWaterMark: 64 * 1024,
+          ringBytes: 64 * 1024,
           onWritten: (n) => {
             h.written(n);
           },
