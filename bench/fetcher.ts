@@ -7,7 +7,7 @@
  */
 import { runGet } from '../src/commands/get.js';
 import { sha256sumLine } from '../src/digest.js';
-import { pkiPaths } from '../src/pki/folder.js';
+import { pkiPaths } from '../src/pki/paths.js';
 import { plainReporter } from '../src/progress.js';
 
 const [port, pki, name, prefix, count] = process.argv.slice(2);

@@ -22,7 +22,8 @@ import { SecureStreamError } from './errors.js';
 import { crlPem, readCrlFile, signatureValid, type Crl } from './pki/crl.js';
 import { sameName, subjectDer } from './pki/names.js';
 import { fingerprintOf, issuerOf, subjectKeyIdOf, subjectOf } from './pki/describe.js';
-import { CRL_FILE, pathExists } from './pki/folder.js';
+import { pathExists } from './pki/folder.js';
+import { CRL_FILE } from './pki/paths.js';
 import type { TrustAnchors } from './pki/trust.js';
 
 /** Where the CRL comes from. */

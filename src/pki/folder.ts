@@ -20,11 +20,8 @@ import {
   type KeyType,
   type PemPair,
 } from './generate.js';
+import { CRL_FILE } from './paths.js';
 import { parseCertificates, parsePrivateKey, pkcs8, readPemFile } from './pem.js';
-
-import { CRL_FILE, pkiPaths } from './paths.js';
-
-export { CRL_FILE, pkiPaths };
 
 /** Leaf lifetime when none is asked for: 825 days, the old CA/Browser Forum maximum. */
 export const DEFAULT_LEAF_DAYS = 825;

@@ -17,13 +17,8 @@ import {
 } from './crl.js';
 import { subjectDer } from './names.js';
 import { issued, serialOf, subjectKeyIdOf } from './describe.js';
-import {
-  CRL_FILE,
-  loadCaFromDir,
-  pathExists,
-  writeFilesAtomically,
-  type LoadedCa,
-} from './folder.js';
+import { loadCaFromDir, pathExists, writeFilesAtomically, type LoadedCa } from './folder.js';
+import { CRL_FILE } from './paths.js';
 import { parseCertificates, readPemFile, toPem } from './pem.js';
 import { signerFor } from './sign.js';
 

@@ -4,7 +4,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createCa, issueCertificate } from '../../src/pki/generate.js';
-import { pkiPaths } from '../../src/pki/folder.js';
+import { pkiPaths } from '../../src/pki/paths.js';
 import { loadTlsMaterial, type LoadTlsOptions } from '../../src/pki/load.js';
 import { MAX_PEM_BYTES } from '../../src/pki/pem.js';
 import { makeTestPki, openssl, tempDir, type CertFiles, type TestPki } from '../helpers/pki.js';
