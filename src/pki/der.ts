@@ -40,15 +40,67 @@ export class DerError extends Error {
 const MAX_LENGTH_BYTES = 4;
 
 /**
- * Reads the element at `offset`; it must end by `limit`. With `longLengths`, a length in long
- * form where a shorter form would do (BER, X.690 section 8.1.3) is taken, as OpenSSL takes it
- * in a certificate (asn1_get_length): for reading certificates OpenSSL has parsed already.
+ * Walks elements, each within its parent. A reader takes lengths in one way for the whole of
+ * what it reads: strict DER (readElement, expectElement, children below), or as OpenSSL takes
+ * them in a certificate (certificateReader).
  */
-export function readElement(
+export interface DerReader {
+  /** Reads the element at `offset`; it must end by `limit`. Throws DerError. */
+  readonly readElement: (buf: Uint8Array, offset: number, limit?: number) => DerElement;
+  /** Reads the element at `offset` and checks its tag. Throws DerError. */
+  readonly expectElement: (
+    buf: Uint8Array,
+    offset: number,
+    tag: number,
+    limit?: number,
+  ) => DerElement;
+  /** The elements inside a constructed element, in order. Throws DerError. */
+  readonly children: (buf: Uint8Array, parent: DerElement) => Generator<DerElement>;
+}
+
+/**
+ * With `longLengths`, a length in long form where a shorter form would do (BER, X.690 section
+ * 8.1.3) is taken, as OpenSSL takes it in a certificate (asn1_get_length).
+ */
+function readerOf(longLengths: boolean): DerReader {
+  const readElement = (buf: Uint8Array, offset: number, limit = buf.length): DerElement =>
+    readWith(buf, offset, limit, longLengths);
+  return {
+    readElement,
+    expectElement: (buf, offset, tag, limit = buf.length) => {
+      const el = readElement(buf, offset, limit);
+      if (el.tag !== tag) {
+        throw new DerError(
+          `expected tag 0x${tag.toString(16)} at byte ${offset}, found 0x${el.tag.toString(16)}`,
+        );
+      }
+      return el;
+    },
+    children: function* (buf, parent) {
+      let pos = parent.contentStart;
+      while (pos < parent.end) {
+        const el = readElement(buf, pos, parent.end);
+        yield el;
+        pos = el.end;
+      }
+    },
+  };
+}
+
+/** Strict DER (X.690 section 10.1: lengths in their shortest form). */
+export const { readElement, expectElement, children } = readerOf(false);
+
+/**
+ * For certificates OpenSSL has parsed already (X509Certificate): lengths as OpenSSL reads
+ * them, long form where one byte would do included, so that what it took never fails here.
+ */
+export const certificateReader: DerReader = readerOf(true);
+
+function readWith(
   buf: Uint8Array,
   offset: number,
-  limit = buf.length,
-  longLengths = false,
+  limit: number,
+  longLengths: boolean,
 ): DerElement {
   if (offset + 2 > limit) throw new DerError(`truncated element at byte ${offset}`);
   const tag = buf[offset] as number;
@@ -72,37 +124,6 @@ export function readElement(
   const end = pos + length;
   if (end > limit) throw new DerError(`element at byte ${offset} runs past its container`);
   return { tag, start: offset, contentStart: pos, end };
-}
-
-/** Reads the element at `offset` and checks its tag (`longLengths`: see readElement). */
-export function expectElement(
-  buf: Uint8Array,
-  offset: number,
-  tag: number,
-  limit = buf.length,
-  longLengths = false,
-): DerElement {
-  const el = readElement(buf, offset, limit, longLengths);
-  if (el.tag !== tag) {
-    throw new DerError(
-      `expected tag 0x${tag.toString(16)} at byte ${offset}, found 0x${el.tag.toString(16)}`,
-    );
-  }
-  return el;
-}
-
-/** The elements inside a constructed element, in order (`longLengths`: see readElement). */
-export function* children(
-  buf: Uint8Array,
-  parent: DerElement,
-  longLengths = false,
-): Generator<DerElement> {
-  let pos = parent.contentStart;
-  while (pos < parent.end) {
-    const el = readElement(buf, pos, parent.end, longLengths);
-    yield el;
-    pos = el.end;
-  }
 }
 
 /** The whole element (header and content) as a view of `buf`. */

@@ -3,18 +3,16 @@
  * basic constraints, key identifiers, whether it may act as a CA, and a summary for logs.
  */
 import type { X509Certificate } from 'node:crypto';
+import { altNames } from './altnames.js';
 import {
   DerError,
   TAG,
-  children,
+  certificateReader,
   contentBytes,
   contextTag,
   decodeOid,
-  expectElement,
-  readElement,
   type DerElement,
 } from './der.js';
-import { altNames } from './altnames.js';
 
 /** What the rest of the program needs to know about a loaded certificate. */
 export interface CertInfo {
@@ -62,10 +60,10 @@ const KEY_USAGE_BITS: readonly KeyUsageName[] = [
 ];
 
 /**
- * Lengths are read as OpenSSL reads them (der.ts readElement `longLengths`): the certificate
- * has been parsed by OpenSSL, and what it took must not fail here.
+ * Lengths are read as OpenSSL reads them (der.ts certificateReader): the certificate has been
+ * parsed by OpenSSL, and what it took must not fail here.
  */
-const BER = true;
+const { readElement, expectElement, children } = certificateReader;
 
 /** Extension OIDs (RFC 5280 section 4.2.1). */
 const OID = {
@@ -97,20 +95,20 @@ function extensionsOf(cert: X509Certificate): Extensions {
   let ext = parsed.get(cert);
   if (ext) return ext;
   const der = cert.raw;
-  const outer = expectElement(der, 0, TAG.SEQUENCE, der.length, BER);
-  const tbs = expectElement(der, outer.contentStart, TAG.SEQUENCE, outer.end, BER);
+  const outer = expectElement(der, 0, TAG.SEQUENCE);
+  const tbs = expectElement(der, outer.contentStart, TAG.SEQUENCE, outer.end);
   ext = { version: 1 };
   const values = new Map<string, DerElement>();
-  for (const el of children(der, tbs, BER)) {
+  for (const el of children(der, tbs)) {
     if (el.tag === contextTag(0)) {
-      const v = contentBytes(der, expectElement(der, el.contentStart, TAG.INTEGER, el.end, BER));
+      const v = contentBytes(der, expectElement(der, el.contentStart, TAG.INTEGER, el.end));
       ext.version = smallInteger(v) + 1;
     } else if (el.tag === contextTag(3)) {
-      const list = expectElement(der, el.contentStart, TAG.SEQUENCE, el.end, BER);
-      for (const e of children(der, list, BER)) {
+      const list = expectElement(der, el.contentStart, TAG.SEQUENCE, el.end);
+      for (const e of children(der, list)) {
         if (e.tag !== TAG.SEQUENCE) throw new DerError('an extension is not a SEQUENCE');
         // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }
-        const [id, second, third] = [...children(der, e, BER)];
+        const [id, second, third] = [...children(der, e)];
         const value = second?.tag === TAG.BOOLEAN ? third : second;
         if (id?.tag !== TAG.OID || value?.tag !== TAG.OCTET_STRING)
           throw new DerError('malformed extension');
@@ -122,7 +120,7 @@ function extensionsOf(cert: X509Certificate): Extensions {
   }
   const inner = (oid: string): DerElement | undefined => {
     const v = values.get(oid);
-    return v && readElement(der, v.contentStart, v.end, BER);
+    return v && readElement(der, v.contentStart, v.end);
   };
   const ku = inner(OID.keyUsage);
   if (ku) ext.keyUsage = keyUsageNames(der, ku);
@@ -133,7 +131,7 @@ function extensionsOf(cert: X509Certificate): Extensions {
   const aki = inner(OID.authorityKeyIdentifier);
   if (aki?.tag === TAG.SEQUENCE) {
     // keyIdentifier [0] IMPLICIT KeyIdentifier (OCTET STRING): primitive context tag 0.
-    const id = [...children(der, aki, BER)].find((e) => e.tag === 0x80);
+    const id = [...children(der, aki)].find((e) => e.tag === 0x80);
     if (id) ext.authorityKeyId = contentBytes(der, id).toString('hex');
   }
   parsed.set(cert, ext);
@@ -152,7 +150,7 @@ function keyUsageNames(der: Buffer, el: DerElement): KeyUsageName[] {
 function basicConstraints(der: Buffer, el: DerElement): { ca: boolean; pathLen?: number } {
   if (el.tag !== TAG.SEQUENCE) throw new DerError('basicConstraints is not a SEQUENCE');
   const out: { ca: boolean; pathLen?: number } = { ca: false };
-  for (const e of children(der, el, BER)) {
+  for (const e of children(der, el)) {
     if (e.tag === TAG.BOOLEAN) out.ca = booleanValue(contentBytes(der, e));
     else if (e.tag === TAG.INTEGER) out.pathLen = smallInteger(contentBytes(der, e));
     else throw new DerError('malformed basicConstraints');

@@ -5,7 +5,10 @@
 import type { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Name } from '@peculiar/asn1-x509';
-import { contextTag, elementBytes, readElement } from './der.js';
+import { certificateReader, contextTag, elementBytes } from './der.js';
+
+/** Lengths as OpenSSL reads them: it parsed the certificate already. */
+const { readElement } = certificateReader;
 
 /** The subject Name of a certificate, DER. */
 export function subjectDer(cert: X509Certificate): Buffer {
@@ -23,12 +26,11 @@ export function issuerDer(cert: X509Certificate): Buffer {
  */
 function tbsField(cert: X509Certificate, index: number): Buffer {
   const raw = Buffer.from(cert.raw);
-  // Lengths as OpenSSL reads them: it parsed this certificate already.
-  const certSeq = readElement(raw, 0, raw.length, true);
-  const tbs = readElement(raw, certSeq.contentStart, certSeq.end, true);
-  let el = readElement(raw, tbs.contentStart, tbs.end, true);
-  if (el.tag === contextTag(0)) el = readElement(raw, el.end, tbs.end, true);
-  for (let i = 0; i < index; i++) el = readElement(raw, el.end, tbs.end, true);
+  const certSeq = readElement(raw, 0);
+  const tbs = readElement(raw, certSeq.contentStart, certSeq.end);
+  let el = readElement(raw, tbs.contentStart, tbs.end);
+  if (el.tag === contextTag(0)) el = readElement(raw, el.end, tbs.end);
+  for (let i = 0; i < index; i++) el = readElement(raw, el.end, tbs.end);
   return elementBytes(raw, el);
 }
 
