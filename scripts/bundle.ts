@@ -4,8 +4,8 @@
  * modules, one file for what every command loads and one per part loaded on demand (each
  * command's modules). dist/src/cli.js runs dist/bundle/program.js: node then loads a few files
  * instead of about 200 modules, which takes a quarter off the start of every command
- * (docs/PERFORMANCE.md, "Start-up"). The single executable (scripts/dist.ts) makes its own
- * CommonJS bundle.
+ * (docs/PERFORMANCE.md, "Where securestream's time goes", Start-up of `get`). The single
+ * executable (scripts/dist.ts) makes its own CommonJS bundle.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';

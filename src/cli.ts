@@ -3,8 +3,9 @@
  * The entry point; nothing imports it. It turns on node's compile cache (compilecache.ts)
  * before anything else is loaded, then runs the program as bundled by esbuild into
  * dist/bundle/ (scripts/bundle.ts, part of every build): a few files load much faster than
- * the ~200 modules of the tsc output (docs/PERFORMANCE.md, "Start-up"). In a checkout, a
- * bundle older than the last `tsc` run is refused rather than run as stale code.
+ * the ~200 modules of the tsc output (docs/PERFORMANCE.md, "Where securestream's time goes",
+ * Start-up of `get`). In a checkout, a bundle older than the last `tsc` run is refused rather
+ * than run as stale code.
  */
 import { statSync } from 'node:fs';
 import { startCompileCache } from './compilecache.js';
