@@ -22,7 +22,5 @@ if [ ! -x node_modules/.bin/tsc ]; then
   npm install --prefix "$PWD" --no-save --include=dev --ignore-scripts \
     --no-audit --no-fund --loglevel=error
 fi
-# Same as `npm run build:package`, without another npm in between.
-node_modules/.bin/tsc -p tsconfig.build.json
-node dist/scripts/bundle.js
-node dist/scripts/assets.js
+# `npm run build:package`, without another npm in between.
+exec sh scripts/build-package.sh
