@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import type { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { DecryptCommandOptions } from '../config.js';
 import { SecureStreamError, UsageError, errnoCode } from '../errors.js';
 import { stdoutClosed } from '../fetch/store.js';
@@ -15,7 +13,7 @@ import { pkiPaths } from '../pki/paths.js';
 import { parsePrivateKey, readPemFile } from '../pki/pem.js';
 import {
   assertNotInput,
-  hashThrough,
+  hashedCopy,
   openInput,
   readPassphraseFile,
   streamToFile,
@@ -50,44 +48,40 @@ export async function runDecrypt(
   const expect = checkExpect(opts.expectSha256);
   const outPath = opts.out ?? defaultDecryptOutput(opts.file);
   const identity = await loadIdentity(opts);
+  const decrypt = createDecryptStream({ identities: [identity] });
   if (outPath === '-') {
-    const hex = await streamToStdout(
-      opts.file,
-      createDecryptStream({ identities: [identity] }),
-      opts.signal,
-    );
-    if (expect !== undefined && hex !== expect) {
-      throw new SecureStreamError(
-        'digest-mismatch',
-        `plaintext SHA-256 ${hex} does not match the expected ${expect}`,
-        'the file is not the one expected: discard what was written to standard output',
-      );
-    }
+    const hex = await streamToStdout(opts.file, decrypt, opts.signal);
+    checkPlaintext(hex, expect, ': discard what was written to standard output');
     out(sha256sumLine(hex, '-'));
     return;
   }
   assertNotInput(opts.file, outPath);
-  const hex = await streamToFile(
-    opts.file,
-    createDecryptStream({ identities: [identity] }),
-    outPath,
-    {
-      signal: opts.signal,
-      accept: (got, file) => {
-        if (expect !== undefined && got !== expect) {
-          // A device or FIFO is written in place: its reader has the bytes by the time they fail.
-          throw new SecureStreamError(
-            'digest-mismatch',
-            `plaintext SHA-256 ${got} does not match the expected ${expect}`,
-            file.direct
-              ? `the file is not the one expected: discard what the ${file.kind} received`
-              : 'the file is not the one expected; no output was written',
-          );
-        }
-      },
+  const hex = await streamToFile(opts.file, decrypt, outPath, {
+    signal: opts.signal,
+    accept: (got, file) => {
+      // A device or FIFO is written in place: its reader has the bytes by the time they fail.
+      checkPlaintext(
+        got,
+        expect,
+        file.direct ? `: discard what the ${file.kind} received` : '; no output was written',
+      );
     },
-  );
+  });
   out(sha256sumLine(hex, outPath));
+}
+
+/**
+ * `digest-mismatch` unless the plaintext's SHA-256 `got` is `expect` (or nothing was
+ * expected); `output` ends the hint with what became of the bytes written.
+ */
+function checkPlaintext(got: string, expect: string | undefined, output: string): void {
+  if (expect !== undefined && got !== expect) {
+    throw new SecureStreamError(
+      'digest-mismatch',
+      `plaintext SHA-256 ${got} does not match the expected ${expect}`,
+      `the file is not the one expected${output}`,
+    );
+  }
 }
 
 /**
@@ -102,17 +96,9 @@ async function streamToStdout(
   signal: AbortSignal | undefined,
 ): Promise<string> {
   const source = await openInput(input);
-  const hash = createHash('sha256');
-  await pipeline(
-    source,
-    transform,
-    hashThrough(hash),
-    process.stdout,
-    ...(signal ? [{ signal }] : []),
-  ).catch((e: unknown) => {
+  return hashedCopy(source, transform, process.stdout, signal).catch((e: unknown) => {
     throw errnoCode(e) === 'EPIPE' ? stdoutClosed(e) : e;
   });
-  return hash.digest('hex');
 }
 
 function checkExpect(hex: string | undefined): string | undefined {

@@ -8,7 +8,7 @@ import {
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
+import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptCommandOptions } from '../config.js';
 import { sha256sumLine } from '../digest.js';
@@ -148,16 +148,8 @@ export async function streamToFile(
     source.destroy();
     throw e;
   });
-  const hash = createHash('sha256');
   try {
-    await pipeline(
-      source,
-      transform,
-      hashThrough(hash),
-      file.sink(),
-      ...(signal ? [{ signal }] : []),
-    );
-    const hex = hash.digest('hex');
+    const hex = await hashedCopy(source, transform, file.sink(), signal);
     accept(hex, file);
     await file.commit();
     return hex;
@@ -167,8 +159,23 @@ export async function streamToFile(
   }
 }
 
+/**
+ * Pipes `source` through `transform` into `sink` and returns the SHA-256 (hex) of the bytes
+ * `sink` took; rejects with the first stage's error, or the signal's reason.
+ */
+export async function hashedCopy(
+  source: Readable,
+  transform: Transform,
+  sink: Writable,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(source, transform, hashThrough(hash), sink, ...(signal ? [{ signal }] : []));
+  return hash.digest('hex');
+}
+
 /** A pipeline stage that passes chunks on unchanged and feeds each to `hash` on the way. */
-export function hashThrough(hash: Hash): (chunks: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+function hashThrough(hash: Hash): (chunks: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* (chunks) {
     for await (const b of chunks) {
       hash.update(b);
