@@ -34,6 +34,13 @@ async function partBytes(dir: string, name?: string): Promise<number> {
   return part ? (await stat(join(dir, part)).catch(() => ({ size: 0 }))).size : 0;
 }
 
+/** The record `get --keep-partial` left beside big.bin in `dir`: the bytes it kept. */
+async function partialRecord(dir: string): Promise<{ bytes: number }> {
+  return JSON.parse(await readFile(join(dir, '.big.bin.partial.json'), 'utf8')) as {
+    bytes: number;
+  };
+}
+
 /** Resolves once that file of a download in `dir` holds at least `bytes` bytes. */
 async function waitForPart(
   dir: string,
@@ -170,9 +177,7 @@ describe('resume', () => {
   it('server killed at about half: --continue fetches only the rest (206, counted on the server) and verifies the whole', async () => {
     const first = await serve();
     const { out } = await cutAtHalf(first, ['--keep-partial']);
-    const record = JSON.parse(await readFile(join(out, '.big.bin.partial.json'), 'utf8')) as {
-      bytes: number;
-    };
+    const record = await partialRecord(out);
     const second = await serve();
     try {
       const r = await resume(second, out);
@@ -193,9 +198,7 @@ describe('resume', () => {
   it('cut again during the resumed transfer: --retries hashes the held bytes from disk once more and completes', async () => {
     const first = await serve();
     const { out } = await cutAtHalf(first, ['--keep-partial']);
-    const record = JSON.parse(await readFile(join(out, '.big.bin.partial.json'), 'utf8')) as {
-      bytes: number;
-    };
+    const record = await partialRecord(out);
     const second = await serve();
     // The resumed run writes after the kept bytes in the partial itself, while a worker
     // thread hashes them from disk; the server goes away in the middle of that.
